@@ -1,0 +1,152 @@
+/**
+ * Reverse-mode autograd: graph recording, `backward`, `noGrad`, and the functional `grad`.
+ *
+ * Each op that involves a tensor needing a gradient records a Node: its inputs and a backward rule that
+ * maps the output's gradient to one gradient per input, written with Tensor ops (so the result is itself
+ * differentiable: grad of grad). Rules may return gradients in the broadcast output shape; the engine sums
+ * them back to each input's shape here, in `sumTo` — the one place un-broadcasting happens.
+ */
+import type { Tensor } from './tensor.js';
+
+export interface Node {
+  op: string;
+  inputs: Tensor[];
+  /** Gradient of the loss w.r.t. each input (null = none), given the output's gradient. */
+  backward: (g: Tensor, out: Tensor) => (Tensor | null)[];
+}
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Turn graph recording on or off; returns the previous setting. */
+export function setGradEnabled(on: boolean): boolean {
+  const prev = gradEnabled;
+  gradEnabled = on;
+  return prev;
+}
+
+/**
+ * Run `fn` without recording a graph (as `torch.no_grad`). `fn` must be synchronous: for async work, use
+ * `setGradEnabled(false)` around it.
+ * @example const y = noGrad(() => w.mul(2)); // y.requiresGrad === false
+ */
+export function noGrad<T>(fn: () => T): T {
+  const prev = setGradEnabled(false);
+  try {
+    const r = fn();
+    if (r instanceof Promise) throw new Error('noGrad: fn returned a Promise; noGrad only covers synchronous code (use setGradEnabled for async)');
+    return r;
+  } finally {
+    setGradEnabled(prev);
+  }
+}
+
+/** Attach a backward rule to `out` when grad mode is on and an input needs a gradient. */
+export function record(out: Tensor, op: string, inputs: Tensor[], backward: Node['backward']): Tensor {
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out._node = { op, inputs, backward };
+  }
+  return out;
+}
+
+/** Sum a gradient that has the broadcast shape down to `shape` (the single un-broadcasting step). */
+export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
+  if (g.shape.length === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
+  const lead = g.shape.length - shape.length;
+  if (lead < 0) throw new Error(`sumTo: gradient shape [${g.shape}] has lower rank than input [${shape}]`);
+  const dims: number[] = [];
+  for (let i = 0; i < g.shape.length; i++) {
+    if (i < lead) dims.push(i);
+    else if (shape[i - lead] === 1 && g.shape[i] !== 1) dims.push(i);
+    else if (shape[i - lead] !== g.shape[i]) throw new Error(`sumTo: gradient shape [${g.shape}] does not broadcast from [${shape}]`);
+  }
+  return g.sum(dims, true).reshape([...shape]);
+}
+
+function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  const stack: [Tensor, boolean][] = [[root, false]];
+  while (stack.length) {
+    const [t, done] = stack.pop()!;
+    if (done) {
+      order.push(t);
+      continue;
+    }
+    if (seen.has(t)) continue;
+    seen.add(t);
+    stack.push([t, true]);
+    for (const i of t._node?.inputs ?? []) if (i.requiresGrad && !seen.has(i)) stack.push([i, false]);
+  }
+  return order; // inputs before outputs
+}
+
+/** Propagate `seed` from `root` through the graph; returns the gradient of every tensor reached. */
+export function propagate(root: Tensor, seed: Tensor, createGraph: boolean): Map<Tensor, Tensor> {
+  const grads = new Map<Tensor, Tensor>([[root, seed]]);
+  const order = topoOrder(root);
+  const prev = setGradEnabled(createGraph);
+  try {
+    for (let k = order.length - 1; k >= 0; k--) {
+      const t = order[k];
+      const g = grads.get(t);
+      if (!g || !t._node) continue;
+      const gs = t._node.backward(g, t);
+      t._node.inputs.forEach((inp, i) => {
+        const gi = gs[i];
+        if (!gi || !inp.requiresGrad) return;
+        const reduced = sumTo(gi, inp.shape);
+        const acc = grads.get(inp);
+        grads.set(inp, acc ? acc.add(reduced) : reduced);
+      });
+    }
+  } finally {
+    setGradEnabled(prev);
+  }
+  return grads;
+}
+
+/**
+ * `loss.backward()`: accumulate d(root)/d(leaf) into every leaf's `.grad` (leaves: requiresGrad tensors no
+ * op made). The graph is kept, so calling backward again on the same graph adds the same gradients again
+ * (PyTorch's `retain_graph=True` behaviour); call `zeroGrad` between steps.
+ */
+export function backward(root: Tensor, seed: Tensor, createGraph = false): void {
+  if (!root.requiresGrad) {
+    throw new Error(`backward: the tensor does not require grad (shape [${root.shape}]); no input had requiresGrad: true, or it was built under noGrad`);
+  }
+  const grads = propagate(root, seed, createGraph);
+  for (const [t, g] of grads) {
+    if (t._node) continue; // only leaves keep .grad
+    const acc = t.grad ? t.grad.add(g) : g;
+    t.grad = createGraph ? acc : acc.detach();
+  }
+}
+
+/**
+ * Functional gradient (as `jax.grad`): `grad(f)(x, y)` returns [df/dx, df/dy] as tensors that carry their
+ * own graph, so they can be differentiated again. `f` must return a tensor with one element.
+ * @example
+ * const [dx] = grad((x) => x.tanh().sum())(x);       // 1 - tanh(x)^2
+ * const [ddx] = grad((x) => grad((x) => x.tanh().sum())(x)[0].sum())(x);
+ */
+export function grad(f: (...xs: Tensor[]) => Tensor): (...inputs: Tensor[]) => Tensor[] {
+  return (...inputs: Tensor[]) => {
+    const xs = inputs.map((x) => (x.requiresGrad ? x : x.detach().requiresGrad_(true)));
+    const prev = setGradEnabled(true);
+    let y: Tensor;
+    try {
+      y = f(...xs);
+    } finally {
+      setGradEnabled(prev);
+    }
+    if (y.numel !== 1) throw new Error(`grad: f must return a single number (a tensor with 1 element), got shape [${y.shape}]`);
+    if (!y.requiresGrad) return xs.map((x) => x.zerosLike());
+    const grads = propagate(y, y.onesLike(), true);
+    return xs.map((x) => grads.get(x) ?? x.zerosLike());
+  };
+}

@@ -1,0 +1,204 @@
+/**
+ * Tensor: a shape, a dtype, flat storage on a device, and (when it needs a gradient) the Node that made it.
+ *
+ * Building graphs is synchronous; reading values is async (`await t.toArray()`), because on WebGPU the
+ * storage is still a promise when the op returns. On CPU devices it is already a plain typed array.
+ */
+import * as ops from '../ops/index.js';
+import { backward, type Node } from './autograd.js';
+import type { Data, Device } from './device.js';
+import { device as deviceByName } from './device.js';
+import type { KernelArg, KernelSpec } from './kernel.js';
+import { numel, shapeStr, type Shape } from './shape.js';
+
+export type DType = 'float32' | 'int32';
+export type TensorLike = Tensor | number;
+
+export class Tensor {
+  readonly shape: number[];
+  readonly dtype: DType;
+  readonly device: Device;
+  /** Flat row-major values; a promise while an async device is still computing them. */
+  _data: Data | Promise<Data>;
+  requiresGrad = false;
+  grad: Tensor | null = null;
+  /** How this tensor was made (null for leaves and for tensors built without grad). */
+  _node: Node | null = null;
+
+  constructor(data: Data | Promise<Data>, shape: Shape, device: Device, dtype: DType = 'float32') {
+    this._data = data;
+    this.shape = [...shape];
+    this.device = device;
+    this.dtype = dtype;
+    if (!(data instanceof Promise) && data.length !== numel(shape)) {
+      throw new Error(`Tensor: ${data.length} values do not fill shape ${shapeStr(shape)} (${numel(shape)} elements)`);
+    }
+  }
+
+  get numel(): number {
+    return numel(this.shape);
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  /** PyTorch's `size()`: the shape, or one dim of it. */
+  size(dim?: number): number | number[] {
+    return dim === undefined ? [...this.shape] : this.shape[dim < 0 ? dim + this.ndim : dim];
+  }
+
+  // ---- reading values (async) -----------------------------------------------------------------------------
+  /** The flat values as a typed array (a copy). */
+  async data(): Promise<Data> {
+    const d = await this._data;
+    return d.slice();
+  }
+  /** The flat values in row-major order as a plain array. */
+  async toArray(): Promise<number[]> {
+    return Array.from(await this._data);
+  }
+  /** The values as nested arrays (PyTorch's `tolist`). */
+  async tolist(): Promise<unknown> {
+    const flat = await this.toArray();
+    const build = (dim: number, off: number): unknown => {
+      if (dim === this.ndim) return flat[off];
+      const stride = numel(this.shape.slice(dim + 1));
+      return Array.from({ length: this.shape[dim] }, (_, i) => build(dim + 1, off + i * stride));
+    };
+    return build(0, 0);
+  }
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.numel !== 1) throw new Error(`item: tensor has ${this.numel} elements (shape ${shapeStr(this.shape)}); item() needs exactly 1`);
+    return (await this._data)[0];
+  }
+  /** Synchronous values when the device already has them (CPU devices); throws on pending async data. */
+  dataSync(): Data {
+    if (this._data instanceof Promise) throw new Error(`dataSync: values on ${this.device.name} are not ready yet; use await t.data()`);
+    return this._data;
+  }
+
+  // ---- autograd -------------------------------------------------------------------------------------------
+  /** Accumulate gradients into every leaf's `.grad`. `gradient` defaults to 1 for one-element tensors. */
+  backward(gradient?: Tensor, opts: { createGraph?: boolean } = {}): void {
+    if (!gradient && this.numel !== 1) {
+      throw new Error(`backward: tensor has shape ${shapeStr(this.shape)}; pass a gradient of that shape or reduce to one element first (e.g. .sum())`);
+    }
+    backward(this, gradient ?? this.onesLike(), opts.createGraph ?? false);
+  }
+  /** Set requiresGrad in place (for leaves) and return this. */
+  requiresGrad_(on = true): this {
+    if (this._node && !on) throw new Error('requiresGrad_: cannot turn off gradients of a non-leaf tensor; use detach()');
+    this.requiresGrad = on;
+    return this;
+  }
+  /** Same values, cut from the graph. */
+  detach(): Tensor {
+    return new Tensor(this._data, this.shape, this.device, this.dtype);
+  }
+  zeroGrad(): void {
+    this.grad = null;
+  }
+
+  // ---- making related tensors -----------------------------------------------------------------------------
+  /** A new tensor on this tensor's device from host values. */
+  static fromValues(values: ArrayLike<number>, shape: Shape, device: Device, dtype: DType = 'float32'): Tensor {
+    return new Tensor(device.fromValues(values), shape, device, dtype);
+  }
+  full(shape: Shape, value: number): Tensor {
+    const d = this.device.alloc(numel(shape));
+    d.fill(value);
+    return new Tensor(d, shape, this.device);
+  }
+  zerosLike(): Tensor {
+    return this.full(this.shape, 0);
+  }
+  onesLike(): Tensor {
+    return this.full(this.shape, 1);
+  }
+  /** A scalar (shape []) on this device, for mixing numbers into ops. */
+  scalar(v: number): Tensor {
+    return this.full([], v);
+  }
+  /** Copy to another device (values read back through the host). */
+  to(name: string): Tensor {
+    const dev = deviceByName(name);
+    if (dev === this.device) return this;
+    const data = this._data instanceof Promise ? this._data.then((d) => dev.fromValues(d)) : dev.fromValues(this._data);
+    return new Tensor(data, this.shape, dev, this.dtype);
+  }
+  /** Run a kernel on this tensor's device with tensors or scalars as arguments (the op layer's tool). */
+  run(spec: KernelSpec, n: number, args: (Tensor | KernelArg)[]): Data | Promise<Data> {
+    return runKernel(this.device, spec, n, args);
+  }
+
+  toString(): string {
+    return `Tensor(shape=${shapeStr(this.shape)}, dtype=${this.dtype}, device=${this.device.name}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+
+  // ---- ops, named as in PyTorch (the functions live in ops/) ---------------------------------------------
+  add(o: TensorLike): Tensor { return ops.add(this, o); }
+  sub(o: TensorLike): Tensor { return ops.sub(this, o); }
+  mul(o: TensorLike): Tensor { return ops.mul(this, o); }
+  div(o: TensorLike): Tensor { return ops.div(this, o); }
+  pow(o: TensorLike): Tensor { return ops.pow(this, o); }
+  maximum(o: TensorLike): Tensor { return ops.maximum(this, o); }
+  minimum(o: TensorLike): Tensor { return ops.minimum(this, o); }
+  atan2(o: TensorLike): Tensor { return ops.atan2(this, o); }
+  neg(): Tensor { return ops.neg(this); }
+  exp(): Tensor { return ops.exp(this); }
+  log(): Tensor { return ops.log(this); }
+  sqrt(): Tensor { return ops.sqrt(this); }
+  rsqrt(): Tensor { return ops.rsqrt(this); }
+  abs(): Tensor { return ops.abs(this); }
+  sin(): Tensor { return ops.sin(this); }
+  cos(): Tensor { return ops.cos(this); }
+  tanh(): Tensor { return ops.tanh(this); }
+  sigmoid(): Tensor { return ops.sigmoid(this); }
+  relu(): Tensor { return ops.relu(this); }
+  gelu(): Tensor { return ops.gelu(this); }
+  silu(): Tensor { return ops.silu(this); }
+  square(): Tensor { return ops.square(this); }
+  reciprocal(): Tensor { return ops.reciprocal(this); }
+  sign(): Tensor { return ops.sign(this); }
+  gt(o: TensorLike): Tensor { return ops.gt(this, o); }
+  ge(o: TensorLike): Tensor { return ops.ge(this, o); }
+  lt(o: TensorLike): Tensor { return ops.lt(this, o); }
+  le(o: TensorLike): Tensor { return ops.le(this, o); }
+  eq(o: TensorLike): Tensor { return ops.eq(this, o); }
+  ne(o: TensorLike): Tensor { return ops.ne(this, o); }
+  sum(dim?: number | number[], keepdim = false): Tensor { return ops.sum(this, dim, keepdim); }
+  mean(dim?: number | number[], keepdim = false): Tensor { return ops.mean(this, dim, keepdim); }
+  max(dim?: number | number[], keepdim = false): Tensor { return ops.max(this, dim, keepdim); }
+  min(dim?: number | number[], keepdim = false): Tensor { return ops.min(this, dim, keepdim); }
+  logsumexp(dim?: number | number[], keepdim = false): Tensor { return ops.logsumexp(this, dim, keepdim); }
+  var(dim?: number | number[], opts: { keepdim?: boolean; correction?: number } = {}): Tensor { return ops.variance(this, dim, opts); }
+  matmul(o: Tensor): Tensor { return ops.matmul(this, o); }
+  reshape(shape: number[]): Tensor { return ops.reshape(this, shape); }
+  view(shape: number[]): Tensor { return ops.reshape(this, shape); }
+  flatten(startDim = 0, endDim = -1): Tensor { return ops.flatten(this, startDim, endDim); }
+  permute(dims: number[]): Tensor { return ops.permute(this, dims); }
+  transpose(d0: number, d1: number): Tensor { return ops.transpose(this, d0, d1); }
+  get T(): Tensor { return ops.transpose(this, -2, -1); }
+  narrow(dim: number, start: number, length: number): Tensor { return ops.narrow(this, dim, start, length); }
+  split(sizes: number | number[], dim = 0): Tensor[] { return ops.split(this, sizes, dim); }
+  expand(shape: number[]): Tensor { return ops.expand(this, shape); }
+  squeeze(dim?: number): Tensor { return ops.squeeze(this, dim); }
+  unsqueeze(dim: number): Tensor { return ops.unsqueeze(this, dim); }
+  gather(dim: number, index: Tensor): Tensor { return ops.gather(this, dim, index); }
+  indexSelect(dim: number, index: Tensor): Tensor { return ops.indexSelect(this, dim, index); }
+  softmax(dim = -1): Tensor { return ops.softmax(this, dim); }
+  logSoftmax(dim = -1): Tensor { return ops.logSoftmax(this, dim); }
+  maskedFill(mask: Tensor, value: number): Tensor { return ops.maskedFill(this, mask, value); }
+}
+
+/** Run a kernel with tensors or scalars as arguments; waits for pending async inputs first. */
+export function runKernel(dev: Device, spec: KernelSpec, n: number, args: (Tensor | KernelArg)[]): Data | Promise<Data> {
+  const vals = args.map((a) => (a instanceof Tensor ? a._data : a));
+  if (vals.some((v) => v instanceof Promise)) return Promise.all(vals).then((vs) => dev.run(spec, n, vs));
+  return dev.run(spec, n, vals as KernelArg[]);
+}
+
+/** Apply a host-side function to a tensor's values, now if they are ready, else when they arrive. */
+export function withData<T>(t: Tensor, fn: (d: Data) => T): T | Promise<T> {
+  return t._data instanceof Promise ? t._data.then(fn) : fn(t._data);
+}

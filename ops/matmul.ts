@@ -1,0 +1,88 @@
+/**
+ * Batched matmul with numpy batch broadcasting. Transposed operands are read through strides, so the
+ * backward pass (which needs A^T and B^T) never materialises a transpose.
+ *
+ *   C = op(A) op(B),   op(X) = X or X^T (last two dims)
+ *   dA = G op(B)^T (transposed back when A was), dB = op(A)^T G (likewise) — see `backward` below.
+ */
+import { record } from '../core/autograd.js';
+import type { KernelThis } from '../core/kernel.js';
+import { kernel } from '../core/kernel.js';
+import { broadcastShapes, numel, shapeStr } from '../core/shape.js';
+import { Tensor } from '../core/tensor.js';
+import { broadcastRaw } from './shape.js';
+
+// One thread per output element C[bat, i, j]; strides make transposed and broadcast operands free.
+function matmulStrided(
+  this: KernelThis, a: Float32Array, b: Float32Array, M: number, N: number, K: number,
+  sAb: number, sAi: number, sAk: number, sBb: number, sBk: number, sBj: number,
+): number {
+  const t = this.thread.x;
+  const bat = Math.floor(t / (M * N));
+  const ij = t - bat * M * N;
+  const i = Math.floor(ij / N);
+  const j = ij - i * N;
+  let ia = bat * sAb + i * sAi;
+  let ib = bat * sBb + j * sBj;
+  let s = 0;
+  for (let k = 0; k < K; k++) {
+    s += a[ia] * b[ib];
+    ia += sAk;
+    ib += sBk;
+  }
+  return s;
+}
+const matmulK = kernel(matmulStrided);
+
+export interface MatmulOpts {
+  transA?: boolean;
+  transB?: boolean;
+}
+
+/**
+ * Matrix product of the last two dims, batch dims broadcast (as torch.matmul). 1-D operands are treated
+ * as a row (left) or a column (right) vector and that dim is dropped from the result.
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOpts = {}): Tensor {
+  if (!(a instanceof Tensor) || !(b instanceof Tensor)) throw new Error('matmul: both operands must be Tensors');
+  if (a.device !== b.device) throw new Error(`matmul: operands on different devices (${a.device.name}, ${b.device.name})`);
+  if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: operands must have at least 1 dim, got ${shapeStr(a.shape)} x ${shapeStr(b.shape)}`);
+  if (a.ndim === 1) return matmul(a.unsqueeze(0), b, opts).squeeze(-2);
+  if (b.ndim === 1) return matmul(a, b.unsqueeze(1), opts).squeeze(-1);
+  return matmul2(a, b, opts.transA ?? false, opts.transB ?? false);
+}
+
+function matmul2(a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tensor {
+  const [ar, ac] = a.shape.slice(-2);
+  const [br, bc] = b.shape.slice(-2);
+  const [M, Ka] = tA ? [ac, ar] : [ar, ac];
+  const [Kb, N] = tB ? [bc, br] : [br, bc];
+  if (Ka !== Kb) {
+    const how = `${tA ? 'A^T' : 'A'} x ${tB ? 'B^T' : 'B'}`;
+    throw new Error(`matmul: inner dims differ: ${shapeStr(a.shape)} x ${shapeStr(b.shape)} (${how}: ${Ka} vs ${Kb})`);
+  }
+  const batch = broadcastShapes('matmul (batch dims)', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const nb = numel(batch);
+  // an operand whose batch is all ones is shared by every batch (stride 0); otherwise broadcast it fully
+  const prep = (x: Tensor, r: number, c: number) => {
+    const xb = numel(x.shape.slice(0, -2));
+    if (xb === 1) return { t: x, stride: 0 };
+    if (xb === nb) return { t: x, stride: r * c };
+    return { t: broadcastRaw(x, [...batch, r, c]), stride: r * c };
+  };
+  const A = prep(a, ar, ac);
+  const B = prep(b, br, bc);
+  const [sAi, sAk] = tA ? [1, ac] : [ac, 1];
+  const [sBk, sBj] = tB ? [1, bc] : [bc, 1];
+  const data = a.run(matmulK, nb * M * N, [A.t, B.t, M, N, Ka, A.stride, sAi, sAk, B.stride, sBk, sBj]);
+  const y = new Tensor(data, [...batch, M, N], a.device);
+  return record(y, 'matmul', [a, b], (g) => backward(g, a, b, tA, tB));
+}
+
+function backward(g: Tensor, a: Tensor, b: Tensor, tA: boolean, tB: boolean): [Tensor, Tensor] {
+  const mm = (x: Tensor, y: Tensor, tx: boolean, ty: boolean) => matmul2(x, y, tx, ty);
+  if (!tA && !tB) return [mm(g, b, false, true), mm(a, g, true, false)];
+  if (!tA && tB) return [mm(g, b, false, false), mm(g, a, true, false)];
+  if (tA && !tB) return [mm(b, g, false, true), mm(a, g, false, false)];
+  return [mm(b, g, true, true), mm(g, a, true, true)];
+}

@@ -1,0 +1,211 @@
+/**
+ * Shape ops: reshape (no copy), and the strided copies behind permute, expand and narrow, plus pad and cat.
+ * One kernel, `stridedCopy`, reads any strided view of a tensor into a fresh contiguous array.
+ */
+import { record } from '../core/autograd.js';
+import type { KernelThis } from '../core/kernel.js';
+import { kernel } from '../core/kernel.js';
+import { normDim, numel, shapeStr, stridesOf, type Shape } from '../core/shape.js';
+import { Tensor } from '../core/tensor.js';
+import { checkRank, paddedDim, shapeArg, stridesArg } from './common.js';
+
+// ---- the strided copy kernel -------------------------------------------------------------------------------
+
+function stridedCopy(this: KernelThis, x: Float32Array, shape: Float32Array, strides: Float32Array, offset: number): number {
+  let rem = this.thread.x;
+  let idx = offset;
+  for (let k = 0; k < 6; k++) {
+    const d = 5 - k;
+    const s = shape[d];
+    const q = Math.floor(rem / s);
+    idx += (rem - q * s) * strides[d];
+    rem = q;
+  }
+  return x[idx];
+}
+const stridedCopyK = kernel(stridedCopy);
+
+/** A contiguous copy of the view (shape, strides, offset) of x — no graph. */
+export function stridedView(x: Tensor, shape: Shape, strides: readonly number[], offset = 0): Tensor {
+  checkRank('stridedView', shape);
+  const data = x.run(stridedCopyK, numel(shape), [x, shapeArg(x, shape), stridesArg(x, strides), offset]);
+  return new Tensor(data, shape, x.device, x.dtype);
+}
+
+/** Broadcast x's values to `shape` as a fresh array — no graph (binary ops use it before their kernel). */
+export function broadcastRaw(x: Tensor, shape: Shape): Tensor {
+  if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
+  const lead = shape.length - x.shape.length;
+  const xs = stridesOf(x.shape);
+  const strides = shape.map((d, i) => (i < lead || x.shape[i - lead] === 1 ? 0 : xs[i - lead]));
+  return stridedView(x, shape, strides);
+}
+
+// ---- reshape family (no copy) ------------------------------------------------------------------------------
+
+/** Same values, new shape; one dim may be -1 (inferred). */
+export function reshape(x: Tensor, shape: number[]): Tensor {
+  const n = x.numel;
+  const free = shape.filter((d) => d === -1).length;
+  if (free > 1 || shape.some((d) => !Number.isInteger(d) || d < -1)) {
+    throw new Error(`reshape: invalid target shape ${shapeStr(shape)} (integers >= 0, at most one -1)`);
+  }
+  const known = shape.reduce((p, d) => (d === -1 ? p : p * d), 1);
+  const out = free ? shape.map((d) => (d === -1 ? (known === 0 ? 0 : n / known) : d)) : [...shape];
+  if (numel(out) !== n || out.some((d) => !Number.isInteger(d))) {
+    throw new Error(`reshape: cannot reshape ${shapeStr(x.shape)} (${n} elements) to ${shapeStr(shape)}`);
+  }
+  const y = new Tensor(x._data, out, x.device, x.dtype);
+  return record(y, 'reshape', [x], (g) => [g.reshape(x.shape)]);
+}
+
+export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
+  if (x.ndim === 0) return reshape(x, [1]);
+  const s = normDim('flatten', startDim, x.ndim);
+  const e = normDim('flatten', endDim, x.ndim);
+  if (e < s) throw new Error(`flatten: startDim ${startDim} comes after endDim ${endDim}`);
+  return reshape(x, [...x.shape.slice(0, s), numel(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)]);
+}
+
+/** Remove a size-1 dim (or all of them). */
+export function squeeze(x: Tensor, dim?: number): Tensor {
+  if (dim === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
+  const d = normDim('squeeze', dim, x.ndim);
+  if (x.shape[d] !== 1) return x;
+  return reshape(x, x.shape.filter((_, i) => i !== d));
+}
+
+/** Insert a size-1 dim at `dim` (negative counts from the end of the result). */
+export function unsqueeze(x: Tensor, dim: number): Tensor {
+  const d = normDim('unsqueeze', dim, x.ndim + 1);
+  return reshape(x, [...x.shape.slice(0, d), 1, ...x.shape.slice(d)]);
+}
+
+// ---- strided copies ----------------------------------------------------------------------------------------
+
+/** Reorder dims. */
+export function permute(x: Tensor, dims: number[]): Tensor {
+  if (dims.length !== x.ndim) throw new Error(`permute: got ${dims.length} dims ${JSON.stringify(dims)} for a tensor of rank ${x.ndim}`);
+  const p = dims.map((d) => normDim('permute', d, x.ndim));
+  if (new Set(p).size !== p.length) throw new Error(`permute: dims ${JSON.stringify(dims)} repeat a dim`);
+  if (p.every((d, i) => d === i)) return x;
+  const st = stridesOf(x.shape);
+  const y = stridedView(x, p.map((d) => x.shape[d]), p.map((d) => st[d]));
+  const inv = new Array<number>(p.length);
+  p.forEach((d, i) => (inv[d] = i));
+  return record(y, 'permute', [x], (g) => [g.permute(inv)]);
+}
+
+export function transpose(x: Tensor, d0: number, d1: number): Tensor {
+  const a = normDim('transpose', d0, x.ndim);
+  const b = normDim('transpose', d1, x.ndim);
+  const dims = x.shape.map((_, i) => i);
+  [dims[a], dims[b]] = [dims[b], dims[a]];
+  return permute(x, dims);
+}
+
+/** Broadcast to a larger shape (numpy rules; -1 keeps a dim). Its gradient sums back (in the engine). */
+export function expand(x: Tensor, shape: number[]): Tensor {
+  const lead = shape.length - x.ndim;
+  if (lead < 0) throw new Error(`expand: target ${shapeStr(shape)} has fewer dims than the tensor ${shapeStr(x.shape)}`);
+  const target = shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead] : d));
+  target.forEach((d, i) => {
+    const s = i < lead ? 1 : x.shape[i - lead];
+    if (s !== 1 && s !== d) throw new Error(`expand: cannot expand ${shapeStr(x.shape)} to ${shapeStr(shape)} (dim ${i}: ${s} -> ${d}; only size-1 dims expand)`);
+  });
+  const y = broadcastRaw(x, target);
+  if (y === x) return x;
+  return record(y, 'expand', [x], (g) => [g]);
+}
+
+/** Elements start..start+length-1 along dim (PyTorch's narrow). */
+export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  const d = normDim('narrow', dim, x.ndim);
+  if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > x.shape[d]) {
+    throw new Error(`narrow: [${start}, ${start}+${length}) is outside dim ${dim} of size ${x.shape[d]} (shape ${shapeStr(x.shape)})`);
+  }
+  if (start === 0 && length === x.shape[d]) return x;
+  const st = stridesOf(x.shape);
+  const shape = x.shape.map((s, i) => (i === d ? length : s));
+  const y = stridedView(x, shape, st, start * st[d]);
+  return record(y, 'narrow', [x], (g) => [pad(g, d, start, x.shape[d] - start - length)]);
+}
+
+// ---- zero padding along one dim (narrow's gradient) --------------------------------------------------------
+
+function padDim(this: KernelThis, x: Float32Array, shape: Float32Array, inStrides: Float32Array, dim: number, before: number, len: number): number {
+  let rem = this.thread.x;
+  let idx = 0;
+  let inside = 1;
+  for (let k = 0; k < 6; k++) {
+    const d = 5 - k;
+    const s = shape[d];
+    const q = Math.floor(rem / s);
+    let c = rem - q * s;
+    rem = q;
+    if (d === dim) {
+      c = c - before;
+      if (c < 0 || c >= len) inside = 0;
+    }
+    idx += c * inStrides[d];
+  }
+  if (inside === 0) return 0;
+  return x[idx];
+}
+const padDimK = kernel(padDim);
+
+/** Add `before` and `after` zeros along dim. */
+export function pad(x: Tensor, dim: number, before: number, after: number): Tensor {
+  const d = normDim('pad', dim, x.ndim);
+  if (!Number.isInteger(before) || !Number.isInteger(after) || before < 0 || after < 0) {
+    throw new Error(`pad: before/after must be non-negative integers, got ${before}, ${after}`);
+  }
+  const shape = x.shape.map((s, i) => (i === d ? s + before + after : s));
+  const data = x.run(padDimK, numel(shape), [x, shapeArg(x, shape), stridesArg(x, stridesOf(x.shape)), paddedDim(d, x.ndim), before, x.shape[d]]);
+  const y = new Tensor(data, shape, x.device);
+  return record(y, 'pad', [x], (g) => [g.narrow(d, before, x.shape[d])]);
+}
+
+// ---- cat and split -----------------------------------------------------------------------------------------
+
+/** Join tensors along dim; every other dim must match. */
+export function cat(xs: Tensor[], dim = 0): Tensor {
+  if (xs.length === 0) throw new Error('cat: needs at least one tensor');
+  const d = normDim('cat', dim, xs[0].ndim);
+  for (const t of xs) {
+    if (t.ndim !== xs[0].ndim || t.shape.some((s, i) => i !== d && s !== xs[0].shape[i])) {
+      throw new Error(`cat: shapes ${xs.map((u) => shapeStr(u.shape)).join(', ')} differ outside dim ${dim}`);
+    }
+    if (t.device !== xs[0].device) throw new Error(`cat: tensors on different devices (${xs[0].device.name}, ${t.device.name})`);
+  }
+  const total = xs.reduce((p, t) => p + t.shape[d], 0);
+  let out: Tensor | null = null;
+  let before = 0;
+  for (const t of xs) {
+    const padded = pad(t, d, before, total - before - t.shape[d]);
+    out = out ? out.add(padded) : padded;
+    before += t.shape[d];
+  }
+  return out!;
+}
+
+/** Split into chunks of `sizes` (a number = equal chunks, the last may be smaller) along dim. */
+export function split(x: Tensor, sizes: number | number[], dim = 0): Tensor[] {
+  const d = normDim('split', dim, x.ndim);
+  const n = x.shape[d];
+  let list: number[];
+  if (typeof sizes === 'number') {
+    if (!Number.isInteger(sizes) || sizes <= 0) throw new Error(`split: chunk size must be a positive integer, got ${sizes}`);
+    list = [];
+    for (let s = 0; s < n; s += sizes) list.push(Math.min(sizes, n - s));
+  } else {
+    list = sizes;
+    if (list.reduce((p, s) => p + s, 0) !== n) throw new Error(`split: sizes ${JSON.stringify(sizes)} do not add up to dim ${dim} of size ${n}`);
+  }
+  let start = 0;
+  return list.map((len) => {
+    const part = narrow(x, d, start, len);
+    start += len;
+    return part;
+  });
+}
