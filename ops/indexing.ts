@@ -153,7 +153,8 @@ function indexAdd_(
   const end = offsets[v + 1];
   const step = srcStrides[dim];
   let sum = 0;
-  for (let p = start; p < end; p++) sum += src[base + perm[p] * step];
+  // counted from 0: WGSL only increments integer loop variables
+  for (let j = 0; j < end - start; j++) sum += src[base + perm[start + j] * step];
   return sum;
 }
 const indexAddK = kernel(indexAdd_);
