@@ -16,7 +16,7 @@ type Backward = (g: Tensor, a: Tensor, b: Tensor, y: Tensor) => [Tensor | null, 
 /** Build a broadcasting binary op from a kernel over a[i], b[i] and its backward rule. */
 export function binaryOp(fn: KernelFn, backward: Backward | null) {
   const name = fn.name.replace(/_$/, '');
-  const spec = kernel(fn);
+  const spec = kernel(fn, { name });
   return (x: TensorLike, o: TensorLike): Tensor => {
     if (!(x instanceof Tensor)) throw new Error(`${name}: the first operand must be a Tensor`);
     const a = x;

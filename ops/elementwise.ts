@@ -14,7 +14,7 @@ type Backward = (g: Tensor, x: Tensor, y: Tensor) => Tensor;
 /** Build a unary op from a kernel over x[this.thread.x] (plus scalar arguments) and its backward rule. */
 export function unaryOp(fn: KernelFn, backward: Backward | null, opts: { functions?: ((...a: number[]) => number)[] } = {}) {
   const name = fn.name.replace(/_$/, '');
-  const spec = kernel(fn, opts);
+  const spec = kernel(fn, { ...opts, name });
   return (x: Tensor, ...scalars: number[]): Tensor => {
     if (!(x instanceof Tensor)) throw new Error(`${name}: expected a Tensor, got ${typeof x}`);
     const y = new Tensor(x.run(spec, x.numel, [x, ...scalars]), x.shape, x.device);
