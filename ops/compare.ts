@@ -11,17 +11,29 @@ import { binaryOp } from './binary.js';
 import { asTensor } from './common.js';
 import { broadcastRaw } from './shape.js';
 
-function gt_(this: KernelThis, a: Float32Array, b: Float32Array): number { return a[this.thread.x] > b[this.thread.x] ? 1 : 0; }
+function gt_(this: KernelThis, a: Float32Array, ad: number, am: number, b: Float32Array, bd: number, bm: number): number {
+  return a[Math.floor(this.thread.x / ad) % am] > b[Math.floor(this.thread.x / bd) % bm] ? 1 : 0;
+}
 export const gt = binaryOp(gt_, null);
-function ge_(this: KernelThis, a: Float32Array, b: Float32Array): number { return a[this.thread.x] >= b[this.thread.x] ? 1 : 0; }
+function ge_(this: KernelThis, a: Float32Array, ad: number, am: number, b: Float32Array, bd: number, bm: number): number {
+  return a[Math.floor(this.thread.x / ad) % am] >= b[Math.floor(this.thread.x / bd) % bm] ? 1 : 0;
+}
 export const ge = binaryOp(ge_, null);
-function lt_(this: KernelThis, a: Float32Array, b: Float32Array): number { return a[this.thread.x] < b[this.thread.x] ? 1 : 0; }
+function lt_(this: KernelThis, a: Float32Array, ad: number, am: number, b: Float32Array, bd: number, bm: number): number {
+  return a[Math.floor(this.thread.x / ad) % am] < b[Math.floor(this.thread.x / bd) % bm] ? 1 : 0;
+}
 export const lt = binaryOp(lt_, null);
-function le_(this: KernelThis, a: Float32Array, b: Float32Array): number { return a[this.thread.x] <= b[this.thread.x] ? 1 : 0; }
+function le_(this: KernelThis, a: Float32Array, ad: number, am: number, b: Float32Array, bd: number, bm: number): number {
+  return a[Math.floor(this.thread.x / ad) % am] <= b[Math.floor(this.thread.x / bd) % bm] ? 1 : 0;
+}
 export const le = binaryOp(le_, null);
-function eq_(this: KernelThis, a: Float32Array, b: Float32Array): number { return a[this.thread.x] === b[this.thread.x] ? 1 : 0; }
+function eq_(this: KernelThis, a: Float32Array, ad: number, am: number, b: Float32Array, bd: number, bm: number): number {
+  return a[Math.floor(this.thread.x / ad) % am] === b[Math.floor(this.thread.x / bd) % bm] ? 1 : 0;
+}
 export const eq = binaryOp(eq_, null);
-function ne_(this: KernelThis, a: Float32Array, b: Float32Array): number { return a[this.thread.x] === b[this.thread.x] ? 0 : 1; }
+function ne_(this: KernelThis, a: Float32Array, ad: number, am: number, b: Float32Array, bd: number, bm: number): number {
+  return a[Math.floor(this.thread.x / ad) % am] === b[Math.floor(this.thread.x / bd) % bm] ? 0 : 1;
+}
 export const ne = binaryOp(ne_, null);
 
 function where_(this: KernelThis, c: Float32Array, a: Float32Array, b: Float32Array): number {
