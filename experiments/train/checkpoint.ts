@@ -64,3 +64,33 @@ export function stripPrefix(prefix: string, tensors: Record<string, Tensor>): Re
   const p = `${prefix}.`;
   return Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(p)).map(([k, v]) => [k.slice(p.length), v]));
 }
+
+/**
+ * Split any state object (e.g. an optimizer's stateDict) into JSON plus tensors: each Tensor found is
+ * replaced by { $tensor: name } and stored under that name; `unpackState` reverses it.
+ */
+export function packState(prefix: string, state: unknown, tensors: Record<string, Tensor>): unknown {
+  if (state instanceof Tensor) {
+    tensors[prefix] = state;
+    return { $tensor: prefix };
+  }
+  if (Array.isArray(state)) return state.map((v, i) => packState(`${prefix}.${i}`, v, tensors));
+  if (state && typeof state === 'object') {
+    return Object.fromEntries(Object.entries(state).map(([k, v]) => [k, packState(`${prefix}.${k}`, v, tensors)]));
+  }
+  return state;
+}
+
+export function unpackState(state: unknown, tensors: Record<string, Tensor>): unknown {
+  if (Array.isArray(state)) return state.map((v) => unpackState(v, tensors));
+  if (state && typeof state === 'object') {
+    const ref = (state as { $tensor?: unknown }).$tensor;
+    if (typeof ref === 'string') {
+      const t = tensors[ref];
+      if (!t) throw new Error(`loadCheckpoint: the checkpoint refers to tensor "${ref}" but does not contain it; the file is corrupt`);
+      return t;
+    }
+    return Object.fromEntries(Object.entries(state).map(([k, v]) => [k, unpackState(v, tensors)]));
+  }
+  return state;
+}

@@ -1,0 +1,191 @@
+/**
+ * Causal multi-head self-attention, the pieces it is made of, and the seam for other attention kinds.
+ *
+ *   q, k, v = x Wq, x Wk, x Wv          split into H heads of size d_k = d / H   ([B, H, T, d_k])
+ *   q, k    = rope(q, pos), rope(k, pos)  (positions: 'rope'; with 'learned' the LM adds positions)
+ *   y       = softmax(q k^T / sqrt(d_k) + causal mask) v,  heads merged, then the output projection `proj`
+ *
+ * KV cache: `forward(x, { cache })` appends this call's (rotated) keys and values to the cache and lets the
+ * new queries attend to everything cached; positions continue from `cache.length`. A generator then feeds
+ * one token per step instead of the whole sequence.
+ *
+ * The seam: TransformerLM builds each layer's attention with an `AttentionFactory (cfg, layerIndex)`; any
+ * Module with `forward(x [B, T, d], { cache? }) -> [B, T, d]` fits (e.g. complex-valued attention, which
+ * reuses `causalAttention`, `splitHeads`, `mergeHeads` and the KVCache from here).
+ */
+import type { Device } from '../core/device.js';
+import { Generator, globalGenerator } from '../core/rng.js';
+import { shapeStr } from '../core/shape.js';
+import { Tensor } from '../core/tensor.js';
+import { cat, dropout, matmul } from '../ops/index.js';
+import { Linear } from './linear.js';
+import { Module } from './module.js';
+import { applyRope } from './rope.js';
+
+/** What a factory gets to build one layer's attention. */
+export interface AttentionConfig {
+  dModel: number;
+  nHeads: number;
+  contextLength: number;
+  /** 'rope': rotate q and k inside attention; 'learned': plain attention (the LM adds position vectors). */
+  positions: 'rope' | 'learned';
+  ropeBase: number;
+  /** Dropout on the attention weights. */
+  dropout: number;
+  /** Biases on the q, k, v and output projections. */
+  bias: boolean;
+  /** For initial weights. */
+  generator: Generator;
+  /** For dropout masks. */
+  dropoutGenerator: Generator;
+}
+
+export interface AttentionForwardOpts {
+  cache?: KVCache;
+}
+
+/** Any attention: maps [B, T, d] to [B, T, d], causally, optionally through a KV cache. */
+export interface AttentionModule extends Module {
+  forward(x: Tensor, opts?: AttentionForwardOpts): Tensor;
+}
+
+export type AttentionFactory = (cfg: AttentionConfig, layerIndex: number) => AttentionModule;
+
+/** One layer's cached keys and values, [B, H, T_cached, d_k] each (whatever the attention chose to cache). */
+export class KVCache {
+  k: Tensor | null = null;
+  v: Tensor | null = null;
+  /** Number of cached positions: the position of the next token. */
+  get length(): number {
+    return this.k ? this.k.shape[this.k.ndim - 2] : 0;
+  }
+  /** Add new keys and values along the time axis; returns all of them. */
+  append(k: Tensor, v: Tensor): [Tensor, Tensor] {
+    this.k = this.k ? cat([this.k, k], -2) : k;
+    this.v = this.v ? cat([this.v, v], -2) : v;
+    return [this.k, this.v];
+  }
+  reset(): void {
+    this.k = this.v = null;
+  }
+}
+
+/** [B, T, H * d_k] -> [B, H, T, d_k]. */
+export function splitHeads(x: Tensor, nHeads: number): Tensor {
+  const [B, T, D] = x.shape;
+  if (x.ndim !== 3 || D % nHeads !== 0) throw new Error(`splitHeads: need [B, T, d] with d divisible by ${nHeads} heads, got ${shapeStr(x.shape)}`);
+  return x.reshape([B, T, nHeads, D / nHeads]).permute([0, 2, 1, 3]);
+}
+
+/** [B, H, T, d_k] -> [B, T, H * d_k]. */
+export function mergeHeads(x: Tensor): Tensor {
+  const [B, H, T, dk] = x.shape;
+  return x.permute([0, 2, 1, 3]).reshape([B, T, H * dk]);
+}
+
+const masks = new Map<string, Tensor>();
+
+/** [Tq, Tk] with 1 where query i (at absolute position offset + i) must not see key j (j > offset + i). */
+export function causalMaskAt(Tq: number, Tk: number, offset: number, dev: Device): Tensor {
+  const key = `${dev.name}|${Tq}|${Tk}|${offset}`;
+  let m = masks.get(key);
+  if (!m) {
+    const v = new Float64Array(Tq * Tk);
+    for (let i = 0; i < Tq; i++) for (let j = 0; j < Tk; j++) v[i * Tk + j] = j > offset + i ? 1 : 0;
+    m = Tensor.fromValues(v, [Tq, Tk], dev);
+    if (masks.size >= 256) masks.clear();
+    masks.set(key, m);
+  }
+  return m;
+}
+
+export interface CausalAttentionOpts {
+  /** Absolute position of the first query minus that of the first key (default Tk - Tq: queries come last). */
+  offset?: number;
+  /** Multiplies q k^T (default 1/sqrt(d_k)). */
+  scale?: number;
+  dropout?: number;
+  training?: boolean;
+  generator?: Generator;
+}
+
+/**
+ * softmax(q k^T * scale, masked causally) v for q [..., Tq, d_k], k [..., Tk, d_k], v [..., Tk, d_v].
+ * Masked scores are -Infinity (exp gives exactly 0; every query sees at least its own key, so no row is
+ * all -Infinity).
+ * @example
+ * const y = causalAttention(q, k, v); // [B, H, T, d_k]
+ */
+export function causalAttention(q: Tensor, k: Tensor, v: Tensor, opts: CausalAttentionOpts = {}): Tensor {
+  const Tq = q.shape[q.ndim - 2];
+  const Tk = k.shape[k.ndim - 2];
+  const dk = q.shape[q.ndim - 1];
+  const offset = opts.offset ?? Tk - Tq;
+  if (offset < 0 || offset + Tq > Tk) {
+    throw new Error(`causalAttention: queries at positions ${offset}..${offset + Tq - 1} need keys up to there, got ${Tk} keys (q ${shapeStr(q.shape)}, k ${shapeStr(k.shape)})`);
+  }
+  const scale = opts.scale ?? 1 / Math.sqrt(dk);
+  let s = matmul(scale === 1 ? q : q.mul(scale), k, { transB: true }); // [..., Tq, Tk]
+  // a query that sees every key needs no mask (the last query; every step of cached generation)
+  if (offset < Tk - 1) s = s.maskedFill(causalMaskAt(Tq, Tk, offset, q.device), -Infinity);
+  let p = s.softmax(-1);
+  if (opts.dropout) p = dropout(p, opts.dropout, opts.training ?? true, opts.generator ?? globalGenerator);
+  return matmul(p, v);
+}
+
+export type CausalSelfAttentionOpts = Pick<AttentionConfig, 'dModel' | 'nHeads'> & Partial<AttentionConfig>;
+
+/**
+ * Causal multi-head self-attention with RoPE (default) or without positions ('learned': the LM adds them).
+ * Parameters: q, k, v and proj, each Linear(d, d).
+ * @example
+ * const attn = new CausalSelfAttention({ dModel: 64, nHeads: 4 });
+ * attn.forward(x); // [B, T, 64] -> [B, T, 64]
+ */
+export class CausalSelfAttention extends Module implements AttentionModule {
+  readonly q: Linear;
+  readonly k: Linear;
+  readonly v: Linear;
+  readonly proj: Linear;
+  readonly nHeads: number;
+  readonly headDim: number;
+  readonly rope: boolean;
+  readonly ropeBase: number;
+  readonly dropoutP: number;
+  private readonly dropoutGen: Generator;
+
+  constructor(cfg: CausalSelfAttentionOpts) {
+    super();
+    const { dModel: d, nHeads: H } = cfg;
+    if (!Number.isInteger(H) || H <= 0 || !Number.isInteger(d) || d % H !== 0) {
+      throw new Error(`CausalSelfAttention: dModel ${d} must be divisible by nHeads ${H}`);
+    }
+    this.nHeads = H;
+    this.headDim = d / H;
+    this.rope = (cfg.positions ?? 'rope') === 'rope';
+    if (this.rope && this.headDim % 2 !== 0) throw new Error(`CausalSelfAttention: RoPE needs an even head size, got d_k = ${d} / ${H} = ${this.headDim}`);
+    this.ropeBase = cfg.ropeBase ?? 10000;
+    this.dropoutP = cfg.dropout ?? 0;
+    this.dropoutGen = cfg.dropoutGenerator ?? globalGenerator;
+    const lin = { bias: cfg.bias ?? true, generator: cfg.generator };
+    this.q = this.child('q', new Linear(d, d, lin));
+    this.k = this.child('k', new Linear(d, d, lin));
+    this.v = this.child('v', new Linear(d, d, lin));
+    this.proj = this.child('proj', new Linear(d, d, lin));
+  }
+
+  forward(x: Tensor, opts: AttentionForwardOpts = {}): Tensor {
+    const cache = opts.cache;
+    const offset = cache ? cache.length : 0;
+    let q = splitHeads(this.q.forward(x), this.nHeads);
+    let k = splitHeads(this.k.forward(x), this.nHeads);
+    let v = splitHeads(this.v.forward(x), this.nHeads);
+    if (this.rope) {
+      q = applyRope(q, offset, { base: this.ropeBase });
+      k = applyRope(k, offset, { base: this.ropeBase });
+    }
+    if (cache) [k, v] = cache.append(k, v);
+    const y = causalAttention(q, k, v, { offset, dropout: this.dropoutP, training: this.training, generator: this.dropoutGen });
+    return this.proj.forward(mergeHeads(y));
+  }
+}

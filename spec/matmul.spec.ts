@@ -1,0 +1,184 @@
+/**
+ * matmul's two forward kernels against the float64 reference device: `matmulRows4` (the fast path, run
+ * through the prototype `runGrid` from bench/matmul.ts until core/device.ts offers it) and `matmulStrided`
+ * (the fallback), forward and gradients, on webasm and cpu (and webgpu when an adapter answers).
+ *
+ * Tolerance, per element: the float32 bound for a dot product of length L computed in any order,
+ *   |got - ref| <= (L + 4) * 2^-24 * sum_k |x_k y_k|
+ * (the + 4 covers rounding the float64 inputs and the result to float32). The sum of |x_k y_k| comes from
+ * the same computation on the reference device with every input replaced by its absolute value; L is the
+ * longest sum involved (K forward; N, or M times the batch for broadcast gradients, backward).
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { destroyDevices, device, Generator, matmul, probeWebGpu, tensor } from '../core/index.js';
+import { hasRunGrid, setMatmulKernel, type GridDevice } from '../ops/matmul.js';
+import { installRunGrid } from '../bench/matmul.js';
+
+interface Case {
+  M: number;
+  N: number;
+  K: number;
+  tA: boolean;
+  tB: boolean;
+  /** batch dims of A and B (broadcast against each other) */
+  batchA: number[];
+  batchB: number[];
+  seed: number;
+}
+
+const U = 2 ** -24;
+
+function values(g: Generator, n: number): number[] {
+  return Array.from({ length: n }, () => g.normal());
+}
+
+/** Shapes as stored: A is [..., K, M] when transposed, B is [..., N, K] when transposed. */
+function shapesOf(c: Case): [number[], number[]] {
+  return [
+    [...c.batchA, ...(c.tA ? [c.K, c.M] : [c.M, c.K])],
+    [...c.batchB, ...(c.tB ? [c.N, c.K] : [c.K, c.N])],
+  ];
+}
+
+interface Result {
+  out: number[];
+  grads: number[][];
+}
+
+/** y = matmul(a, b) and the gradients of sum(y * w) w.r.t. a and b, on `dev`. */
+async function run(dev: string, c: Case, abs = false): Promise<Result> {
+  const g = new Generator(c.seed);
+  const [sa, sb] = shapesOf(c);
+  const f = (v: number[]) => (abs ? v.map(Math.abs) : v);
+  const av = f(values(g, sa.reduce((p, d) => p * d, 1)));
+  const bv = f(values(g, sb.reduce((p, d) => p * d, 1)));
+  const a = tensor(av, sa, { device: device('reference') }).to(dev).requiresGrad_();
+  const b = tensor(bv, sb, { device: device('reference') }).to(dev).requiresGrad_();
+  const y = matmul(a, b, { transA: c.tA, transB: c.tB });
+  const w = tensor(f(values(g, y.numel)), y.shape, { device: device('reference') }).to(dev);
+  y.mul(w).sum().backward();
+  return { out: await y.toArray(), grads: [await a.grad!.toArray(), await b.grad!.toArray()] };
+}
+
+function expectWithinBound(got: number[], ref: number[], absRef: number[], L: number, what: string): void {
+  expect(got.length, `${what}: length`).toBe(ref.length);
+  for (let i = 0; i < ref.length; i++) {
+    const bound = (L + 4) * U * absRef[i] + 1e-30;
+    if (!(Math.abs(got[i] - ref[i]) <= bound)) {
+      throw new Error(`${what}: element ${i} is ${got[i]} vs reference ${ref[i]} (|diff| ${Math.abs(got[i] - ref[i]).toExponential(2)} > bound ${bound.toExponential(2)})`);
+    }
+  }
+}
+
+async function agrees(dev: string, c: Case): Promise<void> {
+  const [ref, absRef, got] = [await run('reference', c), await run('reference', c, true), await run(dev, c)];
+  const nb = Math.max(c.batchA.reduce((p, d) => p * d, 1), c.batchB.reduce((p, d) => p * d, 1));
+  const where = `${dev} ${JSON.stringify(c)}`;
+  expectWithinBound(got.out, ref.out, absRef.out, c.K, `${where} forward`);
+  expectWithinBound(got.grads[0], ref.grads[0], absRef.grads[0], c.N * nb, `${where} dA`);
+  expectWithinBound(got.grads[1], ref.grads[1], absRef.grads[1], c.M * nb, `${where} dB`);
+}
+
+const dim = fc.oneof(fc.integer({ min: 1, max: 13 }), fc.constantFrom(1, 4, 8));
+const batches = fc.constantFrom<[number[], number[]]>([[], []], [[2], [2]], [[3], []], [[], [2]], [[2, 1], [1, 3]], [[1], [2]]);
+const cases = fc.record({
+  M: dim,
+  N: dim,
+  K: fc.oneof(fc.integer({ min: 1, max: 21 }), fc.constantFrom(1, 4, 16)),
+  tA: fc.boolean(),
+  tB: fc.boolean(),
+  batch: batches,
+  seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+}).map(({ batch, ...r }): Case => ({ ...r, batchA: batch[0], batchB: batch[1] }));
+
+/** Count the device's runGrid calls, so a test can tell that the fast path really ran. */
+function countGridCalls(dev: string): { calls: number } {
+  const d = device(dev) as ReturnType<typeof device> & GridDevice;
+  const counter = { calls: 0 };
+  const inner = d.runGrid.bind(d);
+  d.runGrid = (...args) => {
+    counter.calls++;
+    return inner(...args);
+  };
+  return counter;
+}
+
+const edgeCases: Case[] = [
+  { M: 1, N: 1, K: 1, tA: false, tB: false, batchA: [], batchB: [], seed: 1 },
+  { M: 5, N: 7, K: 9, tA: false, tB: false, batchA: [], batchB: [], seed: 2 },
+  { M: 4, N: 8, K: 4, tA: true, tB: true, batchA: [2], batchB: [2], seed: 3 },
+  { M: 67, N: 130, K: 45, tA: false, tB: false, batchA: [2], batchB: [], seed: 4 },
+  { M: 33, N: 17, K: 64, tA: true, tB: false, batchA: [], batchB: [3], seed: 5 },
+  { M: 3, N: 1, K: 13, tA: false, tB: true, batchA: [2, 1], batchB: [1, 2], seed: 6 },
+];
+
+for (const dev of ['webasm', 'cpu']) {
+  describe(`matmul on ${dev} agrees with the float64 reference`, () => {
+    let uninstall: () => Promise<void> = async () => {};
+    let counter = { calls: 0 };
+    beforeAll(() => {
+      uninstall = installRunGrid(device(dev));
+      counter = countGridCalls(dev);
+    });
+    afterAll(async () => {
+      setMatmulKernel('auto');
+      await uninstall();
+    });
+
+    it('fast path (matmulRows4): edge shapes', async () => {
+      setMatmulKernel('auto');
+      const before = counter.calls;
+      for (const c of edgeCases) await agrees(dev, c);
+      // forward + two gradients per case, each one runGrid call
+      expect(counter.calls - before).toBe(3 * edgeCases.length);
+    });
+
+    it('fast path (matmulRows4): random shapes, transposes and batches', async () => {
+      setMatmulKernel('auto');
+      await fc.assert(fc.asyncProperty(cases, (c) => agrees(dev, c)), { numRuns: dev === 'cpu' ? 25 : 40 });
+    });
+
+    it('fallback (matmulStrided): random shapes, transposes and batches', async () => {
+      setMatmulKernel('strided');
+      const before = counter.calls;
+      await fc.assert(fc.asyncProperty(cases, (c) => agrees(dev, c)), { numRuns: 20 });
+      expect(counter.calls).toBe(before);
+    });
+
+    it('vectors (1-D operands) take the fast path too', async () => {
+      setMatmulKernel('auto');
+      const before = counter.calls;
+      const g = new Generator(7);
+      const v = values(g, 6);
+      const m = values(g, 6 * 5);
+      const ref = matmul(tensor(v, [6], { device: device('reference') }), tensor(m, [6, 5], { device: device('reference') }));
+      const got = matmul(tensor(v, [6]).to(dev), tensor(m, [6, 5]).to(dev));
+      expect(got.shape).toEqual([5]);
+      const [r, o] = [await ref.toArray(), await got.toArray()];
+      o.forEach((x, i) => expect(Math.abs(x - r[i])).toBeLessThan(1e-5));
+      expect(counter.calls - before).toBe(1);
+    });
+  });
+}
+
+describe('matmul on webgpu (fast path) agrees with the float64 reference', () => {
+  const gpu = { ok: false, reason: '' };
+  let uninstall: () => Promise<void> = async () => {};
+  beforeAll(async () => {
+    const p = await probeWebGpu();
+    Object.assign(gpu, { ok: p.ok, reason: p.reason });
+    if (!p.ok && process.env.TSGRAD_REQUIRE_WEBGPU === '1') throw new Error(`webgpu required but ${p.reason}`);
+    if (!p.ok) console.warn(`SKIPPING webgpu matmul tests: ${p.reason}`);
+    else uninstall = installRunGrid(device('webgpu'));
+  });
+  afterAll(async () => {
+    await uninstall();
+    await destroyDevices();
+  });
+  it('edge shapes', async (ctx) => {
+    if (!gpu.ok) ctx.skip();
+    expect(hasRunGrid(device('webgpu'))).toBe(true);
+    for (const c of edgeCases.slice(0, 3)) await agrees('webgpu', c);
+  });
+});
