@@ -1,0 +1,37 @@
+/**
+ * Run sizes. `quick` finishes in a few minutes on 2 CPU cores (capped vocabulary, small model, test
+ * perplexity on a prefix of the test split); `cpu` is the 1-hour CPU run; `gpu` is for a real GPU.
+ */
+export interface Preset {
+  maxVocab: number | undefined;
+  dModel: number;
+  nHeads: number;
+  nLayers: number;
+  context: number;
+  batchSize: number;
+  steps: number;
+  lr: number;
+  warmup: number;
+  evalEvery: number;
+  evalTokens: number;
+  /** Test tokens scored at the end (undefined = the whole test split). */
+  testTokens: number | undefined;
+  /** Validation tokens scored at the end (undefined = the whole split). */
+  finalValidTokens: number | undefined;
+  dropout: number;
+}
+
+export const PRESETS: Record<'quick' | 'cpu' | 'gpu', Preset> = {
+  quick: {
+    maxVocab: 2000, dModel: 64, nHeads: 4, nLayers: 2, context: 32, batchSize: 8, steps: 200, lr: 3e-3, warmup: 20,
+    evalEvery: 100, evalTokens: 4096, testTokens: 16384, finalValidTokens: 16384, dropout: 0,
+  },
+  cpu: {
+    maxVocab: undefined, dModel: 128, nHeads: 4, nLayers: 2, context: 64, batchSize: 16, steps: 3000, lr: 2e-3, warmup: 100,
+    evalEvery: 250, evalTokens: 16384, testTokens: undefined, finalValidTokens: undefined, dropout: 0.1,
+  },
+  gpu: {
+    maxVocab: undefined, dModel: 256, nHeads: 8, nLayers: 4, context: 128, batchSize: 32, steps: 10000, lr: 1e-3, warmup: 500,
+    evalEvery: 500, evalTokens: 65536, testTokens: undefined, finalValidTokens: undefined, dropout: 0.1,
+  },
+};
