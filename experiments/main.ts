@@ -9,15 +9,13 @@
  */
 import { join } from 'node:path';
 import { destroyDevices, Generator, initDevice, manualSeed } from '../core/index.js';
-import { AdamW, TransformerLM } from '../nn/index.js';
 import { loadBrown } from './data/index.js';
 import { kneserNeyPerplexity } from './ngram/kneser-ney.js';
 import { parseCli } from './report/cli.js';
 import { fmt, ReportWriter } from './report/markdown.js';
 import { writeJsonAtomic } from './report/metrics.js';
 import { lineChart } from './report/svg.js';
-import { evaluate } from './train/evaluate.js';
-import { train } from './train/loop.js';
+import { runLm } from './train/lm.js';
 import { PRESETS } from './train/presets.js';
 
 const args = parseCli({
@@ -57,31 +55,19 @@ const modelConfig = {
   vocabSize: V, contextLength: p.context, dModel: p.dModel, nHeads: p.nHeads, nLayers: p.nLayers,
   mlp: 'gelu' as const, norm: 'layernorm' as const, positions: 'rope' as const, dropout: p.dropout, seed: args.seed,
 };
-const model = new TransformerLM(modelConfig); // on the current device (chosen by initDevice above)
-const named = model.namedParameters();
-const optimizer = new AdamW(
-  [
-    { params: named.filter(([, t]) => t.ndim >= 2), weightDecay: 0.1 },
-    { params: named.filter(([, t]) => t.ndim < 2), weightDecay: 0 },
-  ],
-  { lr: p.lr, betas: [0.9, 0.95] },
-);
-console.log(`model: ${model.numParameters().toLocaleString()} parameters, ${p.nLayers} layers, d ${p.dModel}, ${p.nHeads} heads, context ${p.context}`);
-
 const config = {
   steps: p.steps, batchSize: p.batchSize, context: p.context, lr: p.lr, minLr: p.lr / 10, warmup: p.warmup, clip: 1,
   evalEvery: p.evalEvery, evalTokens: p.evalTokens, ckptEvery: args.ckptEvery, seed: args.seed,
 };
-const result = await train({ runDir, model, optimizer, train: corpus.train, valid: corpus.valid, config, device: dev, resume: args.resume, meta: { modelConfig, preset: presetName } });
+const run = await runLm({
+  name, model: modelConfig, train: config, data: corpus, device: dev, resume: args.resume,
+  finalValidTokens: p.finalValidTokens, testTokens: p.testTokens, meta: { preset: presetName },
+});
+const { model, result, valid, test } = run;
 if (result.interrupted) {
   await destroyDevices();
   process.exit();
 }
-
-console.log('evaluating...');
-const evalOpts = { context: p.context, batch: p.batchSize, device: dev };
-const valid = await evaluate(model, corpus.valid, { ...evalOpts, maxTokens: p.finalValidTokens });
-const test = await evaluate(model, corpus.test, { ...evalOpts, maxTokens: p.testTokens });
 const kn = [3, 5].map((order) => ({
   order,
   valid: kneserNeyPerplexity(corpus.train, corpus.valid.subarray(0, valid.tokens + 1), order, V, { skipFirst: true }),
