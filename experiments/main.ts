@@ -36,7 +36,10 @@ const args = parseCli({
 
 const presetName = args.quick ? 'quick' : (args.preset as keyof typeof PRESETS);
 const p = { ...PRESETS[presetName] };
-if (args.steps !== undefined) p.steps = args.steps;
+if (args.steps !== undefined) {
+  p.steps = args.steps;
+  p.warmup = Math.min(p.warmup, Math.floor(p.steps / 10)); // the preset's warmup, shortened for short runs (shown in the report)
+}
 if (args.lr !== undefined) p.lr = args.lr;
 const name = args.name ?? `main-${presetName}`;
 const runDir = join('runs', name);
