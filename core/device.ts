@@ -9,7 +9,7 @@
  * once per (device, kernel name) with dynamic output and arguments, so a new shape never recompiles.
  */
 import gpujs from 'gpu.js';
-import type { KernelArg, KernelSpec, KernelThis } from './kernel.js';
+import type { GridKernelSpec, KernelArg, KernelSpec, KernelThis } from './kernel.js';
 
 export type Data = Float32Array | Float64Array;
 export type DeviceName = 'webgpu' | 'webasm' | 'cpu' | 'headlessgl' | 'reference';
@@ -23,6 +23,12 @@ export interface Device {
   alloc(n: number): Data;
   fromValues(values: ArrayLike<number>): Data;
   run(spec: KernelSpec, n: number, args: KernelArg[]): Data | Promise<Data>;
+  /**
+   * Run `spec.fn` for every thread (x, y, z) of `grid` (x fastest); each returns `components` numbers,
+   * given back flat: out[((z * ny + y) * nx + x) * components + c]. `threads: true` says the call is big
+   * enough for WebAssembly threads to pay off; webasm then computes it on a worker pool (a promise).
+   */
+  runGrid(spec: GridKernelSpec, grid: [number, number, number], args: KernelArg[], opts?: { threads?: boolean }): Data | Promise<Data>;
   destroy(): Promise<void>;
 }
 
@@ -51,6 +57,25 @@ class ReferenceDevice implements Device {
     }
     return out;
   }
+  runGrid(spec: GridKernelSpec, grid: [number, number, number], args: KernelArg[]): Data {
+    const [nx, ny, nz] = grid;
+    const m = spec.components;
+    const out = new Float64Array(nx * ny * nz * m);
+    const ctx: KernelThis = { thread: { x: 0, y: 0, z: 0 }, output: { x: nx, y: ny, z: nz }, constants: {} };
+    let o = 0;
+    for (let z = 0; z < nz; z++) {
+      for (let y = 0; y < ny; y++) {
+        for (let x = 0; x < nx; x++) {
+          ctx.thread.x = x;
+          ctx.thread.y = y;
+          ctx.thread.z = z;
+          const r = spec.fn.apply(ctx, args);
+          for (let c = 0; c < m; c++) out[o++] = r[c];
+        }
+      }
+    }
+    return out;
+  }
   async destroy(): Promise<void> {}
 }
 
@@ -60,9 +85,19 @@ class ReferenceDevice implements Device {
 type GpuKernel = ((...args: KernelArg[]) => unknown) & {
   setOutput(o: number[]): void;
   setLoopMaxIterations(n: number): void;
-  kernel?: { moduleCacheLimit?: number };
+  kernel?: { moduleCacheLimit?: number; _shapeOutput?: (data: Float32Array, ...rest: unknown[]) => unknown };
   moduleCacheLimit?: number;
 };
+
+/** WebAssembly threads for big grid kernels (webasm); TSGRAD_THREADS=0 keeps everything on one thread. */
+let threadsAllowed = process.env.TSGRAD_THREADS !== '0';
+
+/** Allow or forbid WebAssembly worker threads for big kernels on webasm; returns the previous setting. */
+export function setThreads(on: boolean): boolean {
+  const prev = threadsAllowed;
+  threadsAllowed = on;
+  return prev;
+}
 
 class GpuJsDevice implements Device {
   readonly async: boolean;
@@ -79,22 +114,30 @@ class GpuJsDevice implements Device {
   fromValues(values: ArrayLike<number>): Data {
     return Float32Array.from(values);
   }
-  private kernelFor(spec: KernelSpec): GpuKernel {
-    let k = this.kernels.get(spec.name);
+  private kernelFor(spec: KernelSpec | GridKernelSpec, grid?: { components: number; threads: boolean }): GpuKernel {
+    const key = grid?.threads ? `${spec.name} (threads)` : spec.name;
+    let k = this.kernels.get(key);
     if (!k) {
       const settings: Record<string, unknown> = {
         dynamicOutput: true,
         dynamicArguments: true,
-        output: [1],
+        output: grid ? [1, 1, 1] : [1],
         precision: 'single',
       };
-      if (spec.functions) settings.functions = spec.functions;
+      if ('functions' in spec && spec.functions) settings.functions = spec.functions;
       if (spec.argumentTypes) settings.argumentTypes = spec.argumentTypes;
+      if (grid) settings.returnType = `Array(${grid.components})`;
+      if (grid?.threads) settings.asyncMode = true;
       k = this.gpu.createKernel(spec.fn as never, settings as never) as unknown as GpuKernel;
       k.setLoopMaxIterations(2 ** 30); // the default (1000) silently truncates loops
       k.moduleCacheLimit = 64; // webasm recompiles per size signature and caches 8 by default
-      if (k.kernel) k.kernel.moduleCacheLimit = 64;
-      this.kernels.set(spec.name, k);
+      const inner = k.kernel;
+      if (inner) {
+        inner.moduleCacheLimit = 64;
+        // webasm: skip gpu.js's per-cell shaping of Array(n) outputs (~15% of a 512^3 matmul); keep it flat
+        if (grid && typeof inner._shapeOutput === 'function') inner._shapeOutput = (data: Float32Array) => data;
+      }
+      this.kernels.set(key, k);
     }
     return k;
   }
@@ -112,6 +155,20 @@ class GpuJsDevice implements Device {
     if (r instanceof Promise) return r.then((v) => asFlat(spec.name, v, n));
     return asFlat(spec.name, r, n);
   }
+  runGrid(spec: GridKernelSpec, grid: [number, number, number], args: KernelArg[], opts: { threads?: boolean } = {}): Data | Promise<Data> {
+    const cells = grid[0] * grid[1] * grid[2];
+    const n = cells * spec.components;
+    if (n > MAX_GPUJS_ELEMENTS) {
+      throw new Error(`${spec.name}: grid output of ${n} values exceeds 2^24, where gpu.js's float32 index arithmetic stops being exact`);
+    }
+    if (cells === 0) return new Float32Array(0);
+    const threads = threadsAllowed && this.name === 'webasm' && (opts.threads ?? false);
+    const k = this.kernelFor(spec, { components: spec.components, threads });
+    k.setOutput([...grid]);
+    const r = k(...args);
+    if (r instanceof Promise) return r.then((v) => flatCells(spec, v, grid));
+    return flatCells(spec, r, grid);
+  }
   async destroy(): Promise<void> {
     for (const k of this.kernels.values()) {
       const d = (k as unknown as { destroy?: () => unknown }).destroy;
@@ -123,6 +180,25 @@ class GpuJsDevice implements Device {
       if (ctx) await ctx.destroy();
     }
   }
+}
+
+/** A gpu.js Array(n) grid result as one flat Float32Array: as is when already flat, else copied from [z][y][x]. */
+function flatCells(spec: GridKernelSpec, v: unknown, grid: [number, number, number]): Float32Array {
+  const n = grid[0] * grid[1] * grid[2] * spec.components;
+  if (v instanceof Float32Array && v.length === n) return v;
+  const out = new Float32Array(n);
+  let o = 0;
+  for (const plane of v as ArrayLike<ArrayLike<ArrayLike<number>>>[]) {
+    for (let y = 0; y < plane.length; y++) {
+      const row = plane[y];
+      for (let x = 0; x < row.length; x++) {
+        const cell = row[x];
+        for (let c = 0; c < spec.components; c++) out[o++] = cell[c];
+      }
+    }
+  }
+  if (o !== n) throw new Error(`${spec.name}: the kernel returned ${o} values instead of ${n}`);
+  return out;
 }
 
 function asFlat(name: string, v: unknown, n: number): Float32Array {

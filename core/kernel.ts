@@ -35,3 +35,16 @@ export function kernel(fn: KernelFn, opts: Omit<KernelSpec, 'fn' | 'name'> & { n
   if (!name) throw new Error('kernel: the kernel function needs a name (use a named top-level function)');
   return { name, fn, functions: opts.functions, argumentTypes: opts.argumentTypes };
 }
+
+/**
+ * A kernel whose threads each return `components` numbers, run over a 3-D grid (matmul's register-blocked
+ * kernel: 4 rows per thread). See `Device.runGrid`.
+ */
+export interface GridKernelSpec {
+  /** Unique name: the kernel cache key together with the device. */
+  name: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  fn: (this: KernelThis, ...args: any[]) => number[];
+  components: 2 | 3 | 4;
+  argumentTypes?: Record<string, string>;
+}

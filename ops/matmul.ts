@@ -4,9 +4,16 @@
  *
  *   C = op(A) op(B),   op(X) = X or X^T (last two dims)
  *   dA = G op(B)^T (transposed back when A was), dB = op(A)^T G (likewise) — see `backward` below.
+ *
+ * Two forward kernels compute the same thing:
+ * - `matmulStrided`: one thread per output element over the 1-D `Device.run`. Simple; it is what the
+ *   float64 reference device runs, and the fallback everywhere else.
+ * - `matmulRows4`: each thread computes 4 rows of one column, over a 3-D grid (`Device.runGrid`). About
+ *   4x faster on webasm and 2.5x on cpu (`npx tsx bench/matmul.ts`); WebAssembly threads from 256^3 up.
  */
 import { record } from '../core/autograd.js';
-import type { KernelThis } from '../core/kernel.js';
+import type { Data, Device } from '../core/device.js';
+import type { GridKernelSpec, KernelThis } from '../core/kernel.js';
 import { kernel } from '../core/kernel.js';
 import { broadcastShapes, numel, shapeStr } from '../core/shape.js';
 import { Tensor } from '../core/tensor.js';
@@ -33,6 +40,106 @@ function matmulStrided(
   return s;
 }
 const matmulK = kernel(matmulStrided);
+
+/**
+ * Thread (x, y, z) = (column j, row block i0 = 4y, batch) returns C[z, i0..i0+3, j]. Why it is fast on
+ * webasm, where gpu.js runs 4 consecutive x as the 4 lanes of an f32x4 (measured, bench/matmul.ts):
+ * - A is indexed by thread.y/z only, the same for all 4 lanes: each read is one scalar load and a splat.
+ *   B is indexed by thread.x: each read is a 4-load gather. One gather of B now feeds 16 multiply-adds.
+ * - gpu.js types every local as f32 (integer initializers decay), and each f32 index costs a saturating
+ *   conversion per read. A's row pointers are cut to i32 once per step (`p | 0`, shared by the 4 reads of
+ *   that row) and offset by the i32 argument `sAkI`; this alone took 512^3 from ~2.2 to ~3.5-4 GFLOP/s.
+ * - Sizes and strides are 'Float' arguments, used as f32 without a conversion; k is unrolled by 4.
+ * Rows past M (M not a multiple of 4) read row M-1 and are dropped by `gatherRows`; a K not a multiple of
+ * 4 finishes in a one-step loop. Loops count up by `+= 1` (WGSL cannot `++` an f32 loop variable).
+ * `sAkI` is `sAk` again, as an i32. Indices stay exact below 2^24 (f32), which `matmul2` checks.
+ */
+function matmulRows4(
+  this: KernelThis, a: Float32Array, b: Float32Array, M: number, K: number,
+  sAb: number, sAi: number, sAk: number, sBb: number, sBk: number, sBj: number, sAkI: number,
+): number[] {
+  const i0 = this.thread.y * 4;
+  const last = M - 1;
+  let p0 = this.thread.z * sAb + i0 * sAi;
+  let p1 = this.thread.z * sAb + Math.min(i0 + 1, last) * sAi;
+  let p2 = this.thread.z * sAb + Math.min(i0 + 2, last) * sAi;
+  let p3 = this.thread.z * sAb + Math.min(i0 + 3, last) * sAi;
+  let pb = this.thread.z * sBb + this.thread.x * sBj;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  const K4 = K - (K % 4);
+  const sA4 = 4 * sAk;
+  const sB2 = 2 * sBk;
+  const sB3 = 3 * sBk;
+  const sB4 = 4 * sBk;
+  for (let k = 0; k < K4; k += 4) {
+    const b0 = b[pb];
+    const b1 = b[pb + sBk];
+    const b2 = b[pb + sB2];
+    const b3 = b[pb + sB3];
+    s0 += a[(p0 | 0)] * b0 + a[(p0 | 0) + sAkI] * b1 + a[(p0 | 0) + 2 * sAkI] * b2 + a[(p0 | 0) + 3 * sAkI] * b3;
+    s1 += a[(p1 | 0)] * b0 + a[(p1 | 0) + sAkI] * b1 + a[(p1 | 0) + 2 * sAkI] * b2 + a[(p1 | 0) + 3 * sAkI] * b3;
+    s2 += a[(p2 | 0)] * b0 + a[(p2 | 0) + sAkI] * b1 + a[(p2 | 0) + 2 * sAkI] * b2 + a[(p2 | 0) + 3 * sAkI] * b3;
+    s3 += a[(p3 | 0)] * b0 + a[(p3 | 0) + sAkI] * b1 + a[(p3 | 0) + 2 * sAkI] * b2 + a[(p3 | 0) + 3 * sAkI] * b3;
+    p0 += sA4;
+    p1 += sA4;
+    p2 += sA4;
+    p3 += sA4;
+    pb += sB4;
+  }
+  for (let kt = K4; kt < K; kt += 1) {
+    const bt = b[pb];
+    s0 += a[(p0 | 0)] * bt;
+    s1 += a[(p1 | 0)] * bt;
+    s2 += a[(p2 | 0)] * bt;
+    s3 += a[(p3 | 0)] * bt;
+    p0 += sAk;
+    p1 += sAk;
+    p2 += sAk;
+    p3 += sAk;
+    pb += sBk;
+  }
+  return [s0, s1, s2, s3];
+}
+
+export const matmulRows4Spec: GridKernelSpec = {
+  name: 'matmulRows4',
+  fn: matmulRows4,
+  components: 4,
+  argumentTypes: {
+    a: 'Array', b: 'Array', M: 'Float', K: 'Float', sAb: 'Float', sAi: 'Float', sAk: 'Float',
+    sBb: 'Float', sBk: 'Float', sBj: 'Float', sAkI: 'Integer',
+  },
+};
+
+/**
+ * Devices whose gpu.js code for `matmulRows4` was checked against the reference (spec/matmul.spec.ts).
+ * Not headlessgl: untested here, and WebGL1 shaders have no bitwise `|`.
+ */
+const FAST_DEVICES: ReadonlySet<string> = new Set(['webasm', 'cpu', 'webgpu']);
+/** gpu.js indexes in float32: the fast kernel's f32 pointers are exact only below 2^24. */
+const MAX_EXACT_INDEX = 2 ** 24;
+/**
+ * Ask for threads from 256^3 up: there they gave 1.4-1.9x on 2 free cores (bench/matmul.ts); at 128^3
+ * starting the workers ate the gain. gpu.js itself keeps grids under 4096 cells on one thread.
+ */
+const THREADS_MIN_FLOPS = 2 * 256 ** 3;
+
+/**
+ * Which forward kernel matmul uses: 'auto' takes `matmulRows4` on FAST_DEVICES that offer `runGrid` (not
+ * on the reference device, which stays the independent float64 check) and `matmulStrided` elsewhere;
+ * 'strided' forces the old kernel (tests and benchmarks compare the two). Returns the previous setting.
+ */
+export function setMatmulKernel(choice: 'auto' | 'strided'): 'auto' | 'strided' {
+  const prev = kernelChoice;
+  kernelChoice = choice;
+  return prev;
+}
+let kernelChoice: 'auto' | 'strided' = 'auto';
+
+// ---------------------------------------------------------------------------------------------------------
 
 export interface MatmulOpts {
   transA?: boolean;
@@ -74,9 +181,42 @@ function matmul2(a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tensor {
   const B = prep(b, br, bc);
   const [sAi, sAk] = tA ? [1, ac] : [ac, 1];
   const [sBk, sBj] = tB ? [1, bc] : [bc, 1];
-  const data = a.run(matmulK, nb * M * N, [A.t, B.t, M, N, Ka, A.stride, sAi, sAk, B.stride, sBk, sBj]);
-  const y = new Tensor(data, [...batch, M, N], a.device);
+  const dev = a.device;
+  const Mq = Math.ceil(M / 4);
+  const fast =
+    kernelChoice === 'auto' && FAST_DEVICES.has(dev.name) && M * N * nb > 0 && Ka > 0 &&
+    Math.max(A.t.numel, B.t.numel, nb * Mq * N * 4) <= MAX_EXACT_INDEX;
+  let data: Data | Promise<Data>;
+  if (fast) {
+    const args = [A.t._data, B.t._data];
+    const run = ([ad, bd]: Data[]) => {
+      const threads = 2 * nb * M * N * Ka >= THREADS_MIN_FLOPS;
+      const out = dev.runGrid(matmulRows4Spec, [N, Mq, nb], [ad, bd, M, Ka, A.stride, sAi, sAk, B.stride, sBk, sBj, sAk], { threads });
+      return out instanceof Promise ? out.then((o) => gatherRows(dev, o, nb, M, N)) : gatherRows(dev, out, nb, M, N);
+    };
+    data = args.some((d) => d instanceof Promise) ? Promise.all(args).then(run) : run(args as Data[]);
+  } else {
+    data = a.run(matmulK, nb * M * N, [A.t, B.t, M, N, Ka, A.stride, sAi, sAk, B.stride, sBk, sBj]);
+  }
+  const y = new Tensor(data, [...batch, M, N], dev);
   return record(y, 'matmul', [a, b], (g) => backward(g, a, b, tA, tB));
+}
+
+/**
+ * `matmulRows4`'s output holds, per batch, row block y and column j, the 4 rows 4y..4y+3 side by side:
+ * out[((bat * Mq + y) * N + j) * 4 + r]. Put them back in row-major order (O(M N), next to O(M N K)).
+ */
+function gatherRows(dev: Device, out: Data, nb: number, M: number, N: number): Data {
+  const Mq = Math.ceil(M / 4);
+  const c = dev.alloc(nb * M * N);
+  for (let bat = 0; bat < nb; bat++) {
+    for (let i = 0; i < M; i++) {
+      const src = ((bat * Mq + (i >> 2)) * N) * 4 + (i & 3);
+      const dst = (bat * M + i) * N;
+      for (let j = 0; j < N; j++) c[dst + j] = out[src + 4 * j];
+    }
+  }
+  return c;
 }
 
 function backward(g: Tensor, a: Tensor, b: Tensor, tA: boolean, tB: boolean): [Tensor, Tensor] {
