@@ -103,6 +103,8 @@ class GpuJsDevice implements Device {
   readonly async: boolean;
   private gpu: InstanceType<typeof gpujs.GPU>;
   private kernels = new Map<string, GpuKernel>();
+  /** Threaded (async) runs still computing: destroy() waits for them. */
+  private inFlight = new Set<Promise<unknown>>();
 
   constructor(readonly name: Exclude<DeviceName, 'reference'>) {
     this.gpu = new gpujs.GPU({ mode: name });
@@ -152,7 +154,7 @@ class GpuJsDevice implements Device {
     const k = this.kernelFor(spec);
     k.setOutput([n]);
     const r = k(...args);
-    if (r instanceof Promise) return r.then((v) => asFlat(spec.name, v, n));
+    if (r instanceof Promise) return this.track(r.then((v) => asFlat(spec.name, v, n)));
     return asFlat(spec.name, r, n);
   }
   runGrid(spec: GridKernelSpec, grid: [number, number, number], args: KernelArg[], opts: { threads?: boolean } = {}): Data | Promise<Data> {
@@ -166,10 +168,17 @@ class GpuJsDevice implements Device {
     const k = this.kernelFor(spec, { components: spec.components, threads });
     k.setOutput([...grid]);
     const r = k(...args);
-    if (r instanceof Promise) return r.then((v) => flatCells(spec, v, grid));
+    if (r instanceof Promise) return this.track(r.then((v) => flatCells(spec, v, grid)));
     return flatCells(spec, r, grid);
   }
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    const done = () => this.inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  }
   async destroy(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]); // destroying a kernel mid-run would reject its result
     for (const k of this.kernels.values()) {
       const d = (k as unknown as { destroy?: () => unknown }).destroy;
       if (d) await d.call(k);

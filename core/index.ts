@@ -14,5 +14,6 @@ export { backward, grad, isGradEnabled, noGrad, setGradEnabled } from './autogra
 export { destroyDevices, device, getDevice, initDevice, probeWebGpu, setDevice, setThreads, DEVICE_NAMES, type Device, type DeviceName } from './device.js';
 export { gradcheck, type GradcheckOpts, type GradcheckReport } from './gradcheck.js';
 export { Generator, globalGenerator, manualSeed } from './rng.js';
-export { kernel, type KernelSpec, type KernelThis } from './kernel.js';
+export { kernel, type GridKernelSpec, type KernelSpec, type KernelThis } from './kernel.js';
+export { formatProfile, isProfiling, profile, profileElapsed, startProfile, stopProfile, type ProfileRow } from './profile.js';
 export * from '../ops/index.js';

@@ -1,0 +1,186 @@
+/**
+ * Where a tiny-GPT training step spends its time: the per-kernel profile (core/profile.ts) of the
+ * bench/train-step.ts workload on the default device, plus the split into forward, backward, optimizer
+ * and loss readback, each as wall time and as time inside kernels (the rest is host work: building the
+ * graph, allocating, host-side index grouping, garbage collection).
+ *
+ *   npx tsx bench/profile.ts [--steps n] [--warmup n] [--top n]
+ *
+ * Kernel times are real work on synchronous devices (webasm, cpu); on webgpu they are dispatch times only.
+ * WebAssembly worker threads (big matmuls on webasm) are turned off while profiling, since a threaded kernel
+ * returns a promise and only its dispatch could be timed; `--threads` keeps them (rows marked `*`).
+ */
+import { cpus, loadavg } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { destroyDevices, getDevice, setThreads, Tensor } from '../core/index.js';
+import { formatProfile, profileElapsed, startProfile, stopProfile, type ProfileRow, type ProfileTotals } from '../core/profile.js';
+import * as nn from '../nn/index.js';
+import { CliError, parseCli } from '../experiments/report/cli.js';
+import { markdownTable } from '../experiments/report/markdown.js';
+import { WORKLOAD } from './train-step.js';
+
+export interface PhaseTime {
+  phase: 'forward' | 'backward' | 'optimizer' | 'readback';
+  /** Wall-clock ms per step. */
+  wallMs: number;
+  /** Of which inside kernels, per step. */
+  kernelMs: number;
+  /** Kernel calls per step. */
+  calls: number;
+}
+
+export interface ProfileResult {
+  device: string;
+  /** Profiled steps (the rows are totals over them; the phases are per step). */
+  steps: number;
+  rows: ProfileRow[];
+  phases: PhaseTime[];
+  /** Per step. */
+  wallMs: number;
+  kernelMs: number;
+  kernelCalls: number;
+  markdown: string;
+}
+
+export interface ProfileOpts {
+  /** Profiled steps (default 1); the table then shows per-step numbers. */
+  steps?: number;
+  /** Unprofiled steps first, to compile kernels and warm the JIT (default 3). */
+  warmup?: number;
+  /** Rows shown in the table (default 15). */
+  top?: number;
+  log?: boolean;
+  seed?: number;
+  /**
+   * Keep WebAssembly worker threads for big matmuls (default false: the profile turns them off, because
+   * a threaded kernel returns a promise and only its dispatch could be timed).
+   */
+  threads?: boolean;
+}
+
+/** Profile tiny-GPT training steps on the default device; prints and returns the table and the phase split. */
+export async function runProfile(opts: ProfileOpts = {}): Promise<ProfileResult> {
+  const steps = Math.max(1, opts.steps ?? 1);
+  const warmup = opts.warmup ?? 3;
+  const top = opts.top ?? 15;
+  const dev = getDevice();
+  const lm = new nn.TransformerLM({
+    vocabSize: WORKLOAD.vocabSize, contextLength: WORKLOAD.contextLength, dModel: WORKLOAD.dModel, nHeads: WORKLOAD.nHeads,
+    nLayers: WORKLOAD.nLayers, mlp: 'gelu', norm: 'layernorm', positions: 'learned', seed: opts.seed ?? 0,
+  });
+  const opt = new nn.AdamW(lm.namedParameters(), { lr: WORKLOAD.lr, weightDecay: 0 });
+  const params = lm.parameters();
+  const shape = [WORKLOAD.batchSize, WORKLOAD.contextLength];
+  const n = WORKLOAD.batchSize * WORKLOAD.contextLength;
+  let s = (opts.seed ?? 0) + 1;
+  const tok = () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s % WORKLOAD.vocabSize;
+  };
+  const x = Int32Array.from({ length: n }, tok);
+  const y = Int32Array.from({ length: n }, tok);
+
+  const phases = new Map<PhaseTime['phase'], { wall: number; kernel: number; calls: number }>();
+  const add = (p: PhaseTime['phase'], a: ProfileTotals, b: ProfileTotals) => {
+    const q = phases.get(p) ?? { wall: 0, kernel: 0, calls: 0 };
+    q.wall += b.wallMs - a.wallMs;
+    q.kernel += b.kernelMs - a.kernelMs;
+    q.calls += b.calls - a.calls;
+    phases.set(p, q);
+  };
+  const step = async (profiled: boolean) => {
+    const mark = profiled ? profileElapsed : () => ({ wallMs: 0, kernelMs: 0, calls: 0 });
+    const t0 = mark();
+    const loss = lm.loss(Tensor.fromValues(x, shape, dev, 'int32'), Tensor.fromValues(y, shape, dev, 'int32'));
+    const t1 = mark();
+    loss.backward();
+    const t2 = mark();
+    opt.step();
+    opt.zeroGrad();
+    const t3 = mark();
+    const v = await loss.item();
+    await Promise.all(params.map((p) => p._data)); // every update done (async kernels included)
+    const t4 = mark();
+    if (profiled) {
+      add('forward', t0, t1);
+      add('backward', t1, t2);
+      add('optimizer', t2, t3);
+      add('readback', t3, t4);
+    }
+    return v;
+  };
+
+  const threads = opts.threads ?? false;
+  const prevThreads = setThreads(threads);
+  let rows: ProfileRow[];
+  let total: ProfileTotals;
+  try {
+    for (let i = 0; i < warmup; i++) await step(false);
+    startProfile();
+    try {
+      for (let i = 0; i < steps; i++) await step(true);
+      total = profileElapsed();
+    } finally {
+      rows = stopProfile();
+    }
+  } finally {
+    setThreads(prevThreads);
+  }
+  const phaseRows: PhaseTime[] = (['forward', 'backward', 'optimizer', 'readback'] as const).map((p) => {
+    const q = phases.get(p) ?? { wall: 0, kernel: 0, calls: 0 };
+    return { phase: p, wallMs: q.wall / steps, kernelMs: q.kernel / steps, calls: q.calls / steps };
+  });
+  const wallMs = total.wallMs / steps;
+  const kernelMs = total.kernelMs / steps;
+  const kernelCalls = total.calls / steps;
+
+  const ms = (v: number) => v.toFixed(v >= 100 ? 0 : 1);
+  const phaseTable = markdownTable(
+    ['phase', 'wall ms', 'kernel ms', 'host ms', 'kernel calls', 'share of step'],
+    [
+      ...phaseRows.map((p) => [p.phase, ms(p.wallMs), ms(p.kernelMs), ms(p.wallMs - p.kernelMs), p.calls.toFixed(0), `${((100 * p.wallMs) / wallMs).toFixed(1)}%`]),
+      ['**step**', ms(wallMs), ms(kernelMs), ms(wallMs - kernelMs), kernelCalls.toFixed(0), '100%'],
+    ],
+    ['left', 'right', 'right', 'right', 'right', 'right'],
+  );
+  const note =
+    (dev.async ? ' Device is asynchronous: kernel times are dispatch only.' : '') +
+    (dev.name === 'webasm' ? (threads ? ' WebAssembly worker threads on: threaded kernels (`*`) show dispatch time only.' : ' WebAssembly worker threads off (every kernel timed in full; `--threads` to keep them).') : '');
+  const markdown = [
+    `## Profile: one tiny-GPT training step on ${dev.name}`,
+    '',
+    `Workload of bench/train-step.ts (batch ${WORKLOAD.batchSize} x ${WORKLOAD.contextLength} tokens), after ${warmup} warm-up steps; ` +
+      `${steps === 1 ? 'one profiled step' : `per-step averages over ${steps} profiled steps`}.${note}`,
+    '',
+    phaseTable,
+    '',
+    formatProfile(rows, { top, per: steps }),
+  ].join('\n');
+  if (opts.log ?? true) console.log(markdown);
+  return { device: dev.name, steps, rows, phases: phaseRows, wallMs, kernelMs, kernelCalls, markdown };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  let args;
+  try {
+    args = parseCli({
+      name: 'tsx bench/profile.ts',
+      description: 'Per-kernel profile of one tiny-GPT training step on the default device (TSGRAD_DEVICE to choose).',
+      options: {
+        steps: { type: 'number', default: 1, description: 'profiled steps (the table shows per-step numbers)' },
+        warmup: { type: 'number', default: 3, description: 'unprofiled warm-up steps' },
+        top: { type: 'number', default: 15, description: 'kernels shown' },
+        threads: { type: 'boolean', description: 'keep WebAssembly worker threads for big matmuls (their kernels then show dispatch time only)' },
+      },
+    });
+  } catch (e) {
+    if (e instanceof CliError) {
+      console.error(e.message);
+      process.exit(2);
+    }
+    throw e;
+  }
+  console.log(`${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}, load average ${loadavg()[0].toFixed(2)}\n`);
+  await runProfile({ steps: args.steps, warmup: args.warmup, top: args.top, threads: args.threads });
+  await destroyDevices();
+}
