@@ -12,6 +12,7 @@ export { cat, expand, flatten, narrow, pad, permute, reshape, split, squeeze, st
 export { embedding, gather, indexAdd, indexSelect, oneHot, scatterAdd } from './indexing.js';
 export { crossEntropy, logSoftmax, softmax, type CrossEntropyOpts } from './softmax.js';
 export { causalMask, dropout, maskedFill } from './mask.js';
+export { complexAbs, complexAngle, complexInvAbs2 } from './complex.js';
 
 /** x ** p: a number exponent (powScalar) or an elementwise tensor exponent (powTensor). */
 export function pow(x: Tensor, p: TensorLike): Tensor {

@@ -10,6 +10,7 @@
 import { Generator } from '../core/rng.js';
 import { numel } from '../core/shape.js';
 import type { Tensor } from '../core/tensor.js';
+import { complexOpTable } from './complex.js';
 import * as ops from './index.js';
 
 /** any: (-2, 2); positive: (0.5, 2.5); nonzero: ±(0.3, 2); unit: (-0.9, 0.9); distinct: well-separated values. */
@@ -149,6 +150,8 @@ export const opTable: OpEntry[] = [
   binary('minimum', ops.minimum, 'distinct', 'distinct'),
   binary('atan2', ops.atan2, 'nonzero', 'nonzero'),
   binary('powTensor', ops.powTensor, 'positive', 'any'),
+  // complex numbers as (re, im) pairs, for complex attention (ops/complex.ts)
+  ...complexOpTable,
   // comparisons and where (ops/compare.ts)
   binary('gt', ops.gt, 'distinct', 'distinct', false),
   binary('ge', ops.ge, 'distinct', 'distinct', false),

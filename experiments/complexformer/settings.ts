@@ -1,0 +1,35 @@
+/**
+ * Run sizes of the ComplexFormer experiment. `quick` is a smoke run under 5 minutes on 2 CPU cores; `full`
+ * is the comparison itself (hours on 2 CPU cores; the quick report estimates it from measured step times).
+ */
+export interface Settings {
+  maxVocab: number | undefined;
+  dModel: number;
+  nHeads: number;
+  nLayers: number;
+  /** Training window T; the 2x evaluation uses 2T. */
+  context: number;
+  batchSize: number;
+  steps: number;
+  lr: number;
+  warmup: number;
+  evalEvery: number;
+  evalTokens: number;
+  /** Tokens scored at the end (undefined = the whole split). */
+  finalValidTokens: number | undefined;
+  testTokens: number | undefined;
+  /** Seeds of the main pair (RoPE, CMHA) and of the ablations. */
+  seeds: number;
+  ablationSeeds: number;
+}
+
+export const SETTINGS: Record<'quick' | 'full', Settings> = {
+  quick: {
+    maxVocab: 1000, dModel: 64, nHeads: 4, nLayers: 2, context: 32, batchSize: 8, steps: 30, lr: 3e-3, warmup: 3,
+    evalEvery: 5, evalTokens: 512, finalValidTokens: 2048, testTokens: 2048, seeds: 3, ablationSeeds: 1,
+  },
+  full: {
+    maxVocab: 2000, dModel: 64, nHeads: 4, nLayers: 2, context: 64, batchSize: 8, steps: 1500, lr: 2e-3, warmup: 75,
+    evalEvery: 100, evalTokens: 8192, finalValidTokens: undefined, testTokens: undefined, seeds: 3, ablationSeeds: 3,
+  },
+};
