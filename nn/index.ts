@@ -29,3 +29,4 @@ export { lrAt, type ScheduleOpts } from './schedule.js';
 /** PyTorch-style namespace: `new nn.optim.AdamW(...)`. */
 export const optim = { SGD, AdamW };
 export { ComplexAttention, complexAttention, complexRotate, complexScores, type ComplexAttentionOptions, type ComplexAttentionOpts, type ComplexRotateOpts } from './complex-attention.js';
+export * from './losses/index.js';
