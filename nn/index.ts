@@ -20,6 +20,7 @@ export {
   type AttentionConfig, type AttentionFactory, type AttentionForwardOpts, type AttentionModule, type CausalAttentionOpts, type CausalSelfAttentionOpts,
 } from './attention.js';
 export { TiedHead, fullHead, type HeadConfig, type HeadFactory, type HeadModule } from './head.js';
+export * from './heads/index.js';
 export { crossEntropyLoss, type LossFn, type LossOpts } from './loss.js';
 export { argmax, sampleToken, type SampleOpts } from './sampling.js';
 export { Block, TransformerLM, defaultAttention, type GenerateOpts, type ResolvedTransformerConfig, type TransformerConfig } from './transformer.js';

@@ -13,6 +13,7 @@ export { embedding, gather, indexAdd, indexSelect, oneHot, scatterAdd } from './
 export { crossEntropy, logSoftmax, softmax, type CrossEntropyOpts } from './softmax.js';
 export { causalMask, dropout, maskedFill } from './mask.js';
 export { complexAbs, complexAngle, complexInvAbs2 } from './complex.js';
+export { EMPTY_CODE_LOG_MASS, clusterLogsumexp, codeSizes, gatherByMap, logCodeSizes, lookupIds, scatterAddByMap, vqCrossEntropy, vqNaiveCrossEntropy, vqTokenLogits, type VQLossOpts } from './vq.js';
 
 /** x ** p: a number exponent (powScalar) or an elementwise tensor exponent (powTensor). */
 export function pow(x: Tensor, p: TensorLike): Tensor {

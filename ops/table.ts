@@ -12,6 +12,7 @@ import { numel } from '../core/shape.js';
 import type { Tensor } from '../core/tensor.js';
 import { complexOpTable } from './complex.js';
 import * as ops from './index.js';
+import { vqOpTable } from './vq.js';
 
 /** any: (-2, 2); positive: (0.5, 2.5); nonzero: ±(0.3, 2); unit: (-0.9, 0.9); distinct: well-separated values. */
 export type Domain = 'any' | 'positive' | 'nonzero' | 'unit' | 'distinct';
@@ -360,4 +361,6 @@ export const opTable: OpEntry[] = [
       return { inputs: [r.floats(r.shape(1, 3))], call: ([x]) => ops.dropout(x, 0.3, true, new Generator(seed)) };
     },
   },
+  // codebook output heads (ops/vq.ts)
+  ...vqOpTable,
 ];

@@ -23,7 +23,7 @@ export interface Preset {
 
 export const PRESETS: Record<'quick' | 'cpu' | 'gpu', Preset> = {
   quick: {
-    maxVocab: 2000, dModel: 64, nHeads: 4, nLayers: 2, context: 32, batchSize: 8, steps: 200, lr: 3e-3, warmup: 20,
+    maxVocab: 2000, dModel: 64, nHeads: 4, nLayers: 2, context: 32, batchSize: 8, steps: 400, lr: 3e-3, warmup: 20,
     evalEvery: 100, evalTokens: 4096, testTokens: 16384, finalValidTokens: 16384, dropout: 0,
   },
   cpu: {
