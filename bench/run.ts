@@ -51,7 +51,7 @@ sections.push(
 
 console.log('\n== tiny-GPT training step: tsgrad vs TensorFlow.js ==');
 const ts = await runTrainStepBench({ quick, resultsFile: results('train-step.json') });
-sections.push(trainStepMarkdown(ts, { heading: '## Tiny-GPT training step vs TensorFlow.js (interleaved, same process)', command }));
+sections.push(trainStepMarkdown(ts, { heading: 'Tiny-GPT training step vs TensorFlow.js (interleaved, same process)', command }));
 
 if (withProfile) {
   console.log('\n== profile of one training step ==');

@@ -27,8 +27,8 @@ export const PRESETS: Record<'quick' | 'cpu' | 'gpu', Preset> = {
     evalEvery: 100, evalTokens: 4096, testTokens: 16384, finalValidTokens: 16384, dropout: 0,
   },
   cpu: {
-    maxVocab: undefined, dModel: 128, nHeads: 4, nLayers: 2, context: 64, batchSize: 16, steps: 3000, lr: 2e-3, warmup: 100,
-    evalEvery: 250, evalTokens: 16384, testTokens: undefined, finalValidTokens: undefined, dropout: 0.1,
+    maxVocab: undefined, dModel: 64, nHeads: 4, nLayers: 2, context: 64, batchSize: 8, steps: 1200, lr: 3e-3, warmup: 50,
+    evalEvery: 250, evalTokens: 8192, testTokens: undefined, finalValidTokens: undefined, dropout: 0,
   },
   gpu: {
     maxVocab: undefined, dModel: 256, nHeads: 8, nLayers: 4, context: 128, batchSize: 32, steps: 10000, lr: 1e-3, warmup: 500,
