@@ -103,9 +103,13 @@ export async function train(s: TrainSetup): Promise<TrainResult> {
   };
 
   let interrupted = false;
+  let firstSigint = 0;
   const onSigint = () => {
+    // tsx relays the terminal's SIGINT to this process, so one Ctrl-C can arrive twice within milliseconds
+    if (interrupted && Date.now() - firstSigint < 1000) return;
     if (interrupted) process.exit(130); // a second Ctrl-C quits at once
     interrupted = true;
+    firstSigint = Date.now();
     process.stderr.write('\nCtrl-C: finishing this step, saving a checkpoint, then exiting (Ctrl-C again to quit now)\n');
   };
   process.on('SIGINT', onSigint);
