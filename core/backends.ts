@@ -1,0 +1,191 @@
+/**
+ * The device implementations: the float64 reference (kernel functions called as plain JS) and the gpu.js
+ * backends (webgpu, webasm, cpu, headlessgl). core/device.ts chooses among them.
+ */
+import gpujs from 'gpu.js';
+import type { Data, Device, DeviceName } from './device.js';
+import type { GridKernelSpec, KernelArg, KernelSpec, KernelThis } from './kernel.js';
+
+/** gpu.js indexes with float32 arithmetic; past 2^24 elements indices stop being exact. */
+export const MAX_GPUJS_ELEMENTS = 2 ** 24;
+
+// ---------------------------------------------------------------------------------------------------------
+// float64 reference: the kernel function called as plain JS
+
+export class ReferenceDevice implements Device {
+  readonly name = 'reference' as const;
+  readonly async = false;
+  alloc(n: number): Data {
+    return new Float64Array(n);
+  }
+  fromValues(values: ArrayLike<number>): Data {
+    return Float64Array.from(values);
+  }
+  run(spec: KernelSpec, n: number, args: KernelArg[]): Data {
+    const out = new Float64Array(n);
+    const ctx: KernelThis = { thread: { x: 0, y: 0, z: 0 }, output: { x: n, y: 1, z: 1 }, constants: {} };
+    const fn = spec.fn;
+    for (let x = 0; x < n; x++) {
+      ctx.thread.x = x;
+      out[x] = fn.apply(ctx, args);
+    }
+    return out;
+  }
+  runGrid(spec: GridKernelSpec, grid: [number, number, number], args: KernelArg[]): Data {
+    const [nx, ny, nz] = grid;
+    const m = spec.components;
+    const out = new Float64Array(nx * ny * nz * m);
+    const ctx: KernelThis = { thread: { x: 0, y: 0, z: 0 }, output: { x: nx, y: ny, z: nz }, constants: {} };
+    let o = 0;
+    for (let z = 0; z < nz; z++) {
+      for (let y = 0; y < ny; y++) {
+        for (let x = 0; x < nx; x++) {
+          ctx.thread.x = x;
+          ctx.thread.y = y;
+          ctx.thread.z = z;
+          const r = spec.fn.apply(ctx, args);
+          for (let c = 0; c < m; c++) out[o++] = r[c];
+        }
+      }
+    }
+    return out;
+  }
+  async destroy(): Promise<void> {}
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// gpu.js backends
+
+type GpuKernel = ((...args: KernelArg[]) => unknown) & {
+  setOutput(o: number[]): void;
+  setLoopMaxIterations(n: number): void;
+  kernel?: { moduleCacheLimit?: number; _shapeOutput?: (data: Float32Array, ...rest: unknown[]) => unknown };
+  moduleCacheLimit?: number;
+};
+
+/** WebAssembly threads for big grid kernels (webasm); TSGRAD_THREADS=0 keeps everything on one thread. */
+let threadsAllowed = process.env.TSGRAD_THREADS !== '0';
+
+/** Allow or forbid WebAssembly worker threads for big kernels on webasm; returns the previous setting. */
+export function setThreads(on: boolean): boolean {
+  const prev = threadsAllowed;
+  threadsAllowed = on;
+  return prev;
+}
+
+export class GpuJsDevice implements Device {
+  readonly async: boolean;
+  private gpu: InstanceType<typeof gpujs.GPU>;
+  private kernels = new Map<string, GpuKernel>();
+  /** Threaded (async) runs still computing: destroy() waits for them. */
+  private inFlight = new Set<Promise<unknown>>();
+
+  constructor(readonly name: Exclude<DeviceName, 'reference'>) {
+    this.gpu = new gpujs.GPU({ mode: name });
+    this.async = name === 'webgpu';
+  }
+  alloc(n: number): Data {
+    return new Float32Array(n);
+  }
+  fromValues(values: ArrayLike<number>): Data {
+    return Float32Array.from(values);
+  }
+  private kernelFor(spec: KernelSpec | GridKernelSpec, grid?: { components: number; threads: boolean }): GpuKernel {
+    const key = grid?.threads ? `${spec.name} (threads)` : spec.name;
+    let k = this.kernels.get(key);
+    if (!k) {
+      const settings: Record<string, unknown> = {
+        dynamicOutput: true,
+        dynamicArguments: true,
+        output: grid ? [1, 1, 1] : [1],
+        precision: 'single',
+      };
+      if ('functions' in spec && spec.functions) settings.functions = spec.functions;
+      if (spec.argumentTypes) settings.argumentTypes = spec.argumentTypes;
+      if (grid) settings.returnType = `Array(${grid.components})`;
+      if (grid?.threads) settings.asyncMode = true;
+      k = this.gpu.createKernel(spec.fn as never, settings as never) as unknown as GpuKernel;
+      k.setLoopMaxIterations(2 ** 30); // the default (1000) silently truncates loops
+      k.moduleCacheLimit = 64; // webasm recompiles per size signature and caches 8 by default
+      const inner = k.kernel;
+      if (inner) {
+        inner.moduleCacheLimit = 64;
+        // webasm: skip gpu.js's per-cell shaping of Array(n) outputs (~15% of a 512^3 matmul); keep it flat
+        if (grid && typeof inner._shapeOutput === 'function') inner._shapeOutput = (data: Float32Array) => data;
+      }
+      this.kernels.set(key, k);
+    }
+    return k;
+  }
+  run(spec: KernelSpec, n: number, args: KernelArg[]): Data | Promise<Data> {
+    if (n > MAX_GPUJS_ELEMENTS) {
+      throw new Error(
+        `${spec.name}: output of ${n} elements exceeds ${MAX_GPUJS_ELEMENTS} (2^24), where gpu.js's float32 ` +
+          `index arithmetic stops being exact; split the work into smaller tensors`,
+      );
+    }
+    if (n === 0) return new Float32Array(0);
+    const k = this.kernelFor(spec);
+    k.setOutput([n]);
+    const r = k(...args);
+    if (r instanceof Promise) return this.track(r.then((v) => asFlat(spec.name, v, n)));
+    return asFlat(spec.name, r, n);
+  }
+  runGrid(spec: GridKernelSpec, grid: [number, number, number], args: KernelArg[], opts: { threads?: boolean } = {}): Data | Promise<Data> {
+    const cells = grid[0] * grid[1] * grid[2];
+    const n = cells * spec.components;
+    if (n > MAX_GPUJS_ELEMENTS) {
+      throw new Error(`${spec.name}: grid output of ${n} values exceeds 2^24, where gpu.js's float32 index arithmetic stops being exact`);
+    }
+    if (cells === 0) return new Float32Array(0);
+    const threads = threadsAllowed && this.name === 'webasm' && (opts.threads ?? false);
+    const k = this.kernelFor(spec, { components: spec.components, threads });
+    k.setOutput([...grid]);
+    const r = k(...args);
+    if (r instanceof Promise) return this.track(r.then((v) => flatCells(spec, v, grid)));
+    return flatCells(spec, r, grid);
+  }
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    const done = () => this.inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+  async destroy(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]); // destroying a kernel mid-run would reject its result
+    for (const k of this.kernels.values()) {
+      const d = (k as unknown as { destroy?: () => unknown }).destroy;
+      if (d) await d.call(k);
+    }
+    this.kernels.clear();
+    if (this.name === 'webgpu') {
+      const ctx = (gpujs as unknown as { WebGPUContext?: { destroy(): Promise<void> } }).WebGPUContext;
+      if (ctx) await ctx.destroy();
+    }
+  }
+}
+
+/** A gpu.js Array(n) grid result as one flat Float32Array: as is when already flat, else copied from [z][y][x]. */
+function flatCells(spec: GridKernelSpec, v: unknown, grid: [number, number, number]): Float32Array {
+  const n = grid[0] * grid[1] * grid[2] * spec.components;
+  if (v instanceof Float32Array && v.length === n) return v;
+  const out = new Float32Array(n);
+  let o = 0;
+  for (const plane of v as ArrayLike<ArrayLike<ArrayLike<number>>>[]) {
+    for (let y = 0; y < plane.length; y++) {
+      const row = plane[y];
+      for (let x = 0; x < row.length; x++) {
+        const cell = row[x];
+        for (let c = 0; c < spec.components; c++) out[o++] = cell[c];
+      }
+    }
+  }
+  if (o !== n) throw new Error(`${spec.name}: the kernel returned ${o} values instead of ${n}`);
+  return out;
+}
+
+function asFlat(name: string, v: unknown, n: number): Float32Array {
+  if (v instanceof Float32Array && v.length === n) return v;
+  throw new Error(`${name}: the kernel returned ${Object.prototype.toString.call(v)} instead of a flat Float32Array(${n})`);
+}
+
