@@ -27,7 +27,7 @@ export const PRESETS: Record<'quick' | 'cpu' | 'gpu', Preset> = {
     evalEvery: 100, evalTokens: 4096, testTokens: 16384, finalValidTokens: 16384, dropout: 0,
   },
   cpu: {
-    maxVocab: undefined, dModel: 64, nHeads: 4, nLayers: 2, context: 64, batchSize: 8, steps: 1200, lr: 3e-3, warmup: 50,
+    maxVocab: undefined, dModel: 64, nHeads: 4, nLayers: 2, context: 64, batchSize: 8, steps: 800, lr: 3e-3, warmup: 50,
     evalEvery: 250, evalTokens: 8192, testTokens: undefined, finalValidTokens: undefined, dropout: 0,
   },
   gpu: {
