@@ -64,3 +64,28 @@ describe('training loop', () => {
     await expect(train(setup(join(dir, 'none'), true))).rejects.toThrow(/--resume: no checkpoint/);
   });
 });
+
+describe('Ctrl-C', () => {
+  it('finishes the step, saves a checkpoint and exits with 130', async () => {
+    const { spawn } = await import('node:child_process');
+    const { existsSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'tsgrad-sigint-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'spec/fixtures/train-until-interrupted.ts', dir], { env: { ...process.env, TSGRAD_QUIET: '1' } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    // wait until a few steps are logged, then interrupt
+    const metrics = join(dir, 'metrics.jsonl');
+    for (let i = 0; i < 300 && !(existsSync(metrics) && readFileSync(metrics, 'utf8').split('\n').length > 4); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(out).toMatch(/Ctrl-C: finishing this step, saving a checkpoint/);
+    expect(out).toMatch(/interrupted at step \d+; checkpoint saved/);
+    expect(code).toBe(130);
+    const ck = loadCheckpoint(join(dir, 'checkpoint.safetensors'), dev);
+    expect(ck.meta.step as number).toBeGreaterThan(3);
+    expect(ck.meta.step as number).toBeLessThan(100000);
+  });
+});

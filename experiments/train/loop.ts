@@ -132,6 +132,8 @@ export async function train(s: TrainSetup): Promise<TrainResult> {
       s.optimizer.step();
       s.optimizer.zeroGrad();
       const lossValue = await loss.item();
+      // on CPU devices the await above resolves at once; give signals (Ctrl-C) a turn of the event loop
+      await new Promise((resolve) => setImmediate(resolve));
       if (!Number.isFinite(lossValue)) throw new Error(`train: loss became ${lossValue} at step ${step}; lower --lr or check the data`);
       step++;
       const dt = (performance.now() - t0) / 1000;
