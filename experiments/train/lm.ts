@@ -57,6 +57,7 @@ export async function runLm(r: LmRun): Promise<LmResult> {
     resume: r.resume, quiet: r.quiet, meta: { modelConfig: { ...r.model, attention: undefined, head: undefined, loss: undefined }, ...r.meta },
   });
   const opts = { context: r.train.context, batch: r.train.batchSize, device: r.device };
+  if (!r.quiet) console.log(`${r.name}: evaluating (${r.finalValidTokens ?? 'all'} validation and ${r.testTokens ?? 'all'} test tokens)...`);
   const valid = await evaluate(model, r.data.valid, { ...opts, maxTokens: r.finalValidTokens });
   const test = await evaluate(model, r.data.test, { ...opts, maxTokens: r.testTokens });
   return { model, result, valid, test };
