@@ -56,7 +56,7 @@ sections.push(trainStepMarkdown(ts, { heading: 'Tiny-GPT training step vs Tensor
 if (withProfile) {
   console.log('\n== profile of one training step ==');
   const p = await runProfile({ steps: 2 });
-  sections.push(`## Where the time goes: one tiny-GPT training step on ${p.device}\n\n${p.markdown}`);
+  sections.push(p.markdown);
 }
 
 const md = [
