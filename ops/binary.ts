@@ -19,13 +19,13 @@ import { broadcastRaw } from './shape.js';
  */
 export function readPlan(s: Shape, out: Shape): [number, number] | null {
   const lead = out.length - s.length;
-  const kept = out.map((d, i) => (i >= lead && s[i - lead] === d && d !== 1) || d === 1);
-  // the operand's extent = the outermost..innermost run of dims it actually spans
+  // the dims the operand really spans (its size there is the output's, and more than 1)
   const real = out.map((d, i) => i >= lead && s[i - lead] === d && d !== 1);
   const first = real.indexOf(true);
   if (first < 0) return [1, 1];
   const last = real.lastIndexOf(true);
-  for (let i = first; i <= last; i++) if (!kept[i] || (!real[i] && out[i] !== 1)) return null;
+  // between them, a dim it broadcasts over breaks the block (size-1 output dims do not)
+  for (let i = first; i <= last; i++) if (!real[i] && out[i] !== 1) return null;
   return [numel(out.slice(last + 1)), numel(out.slice(first, last + 1))];
 }
 
