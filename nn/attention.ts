@@ -19,6 +19,7 @@ import { shapeStr } from '../core/shape.js';
 import { Tensor } from '../core/tensor.js';
 import { cat, dropout, matmul } from '../ops/index.js';
 import { Linear } from './linear.js';
+import { ConstantCache } from './constants.js';
 import { Module } from './module.js';
 import { applyRope } from './rope.js';
 
@@ -83,20 +84,15 @@ export function mergeHeads(x: Tensor): Tensor {
   return x.permute([0, 2, 1, 3]).reshape([B, T, H * dk]);
 }
 
-const masks = new Map<string, Tensor>();
+const masks = new ConstantCache();
 
 /** [Tq, Tk] with 1 where query i (at absolute position offset + i) must not see key j (j > offset + i). */
 export function causalMaskAt(Tq: number, Tk: number, offset: number, dev: Device): Tensor {
-  const key = `${dev.name}|${Tq}|${Tk}|${offset}`;
-  let m = masks.get(key);
-  if (!m) {
+  return masks.get(`${dev.name}|${Tq}|${Tk}|${offset}`, () => {
     const v = new Float64Array(Tq * Tk);
     for (let i = 0; i < Tq; i++) for (let j = 0; j < Tk; j++) v[i * Tk + j] = j > offset + i ? 1 : 0;
-    m = Tensor.fromValues(v, [Tq, Tk], dev);
-    if (masks.size >= 256) masks.clear();
-    masks.set(key, m);
-  }
-  return m;
+    return Tensor.fromValues(v, [Tq, Tk], dev);
+  });
 }
 
 export interface CausalAttentionOpts {

@@ -28,25 +28,21 @@ import { cat, matmul } from '../ops/index.js';
 import { causalAttention, mergeHeads, splitHeads, type AttentionConfig, type AttentionFactory, type AttentionForwardOpts, type AttentionModule } from './attention.js';
 import * as init from './init.js';
 import { Linear } from './linear.js';
+import { ConstantCache } from './constants.js';
 import { Module } from './module.js';
 import { ropeFrequencies } from './rope.js';
 
-const angleTables = new Map<string, Tensor>();
+const angleTables = new ConstantCache();
 
 /** [T, d/2] of (offset + t) theta_i: the position part of the phase. */
 function positionAngles(T: number, offset: number, d: number, base: number, dev: Device): Tensor {
-  const key = `${dev.name}|${T}|${offset}|${d}|${base}`;
-  let a = angleTables.get(key);
-  if (!a) {
+  return angleTables.get(`${dev.name}|${T}|${offset}|${d}|${base}`, () => {
     const theta = ropeFrequencies(d, base);
     const h = d / 2;
     const v = new Float64Array(T * h);
     for (let t = 0; t < T; t++) for (let i = 0; i < h; i++) v[t * h + i] = (offset + t) * theta[i];
-    a = Tensor.fromValues(v, [T, h], dev);
-    if (angleTables.size >= 256) angleTables.clear();
-    angleTables.set(key, a);
-  }
-  return a;
+    return Tensor.fromValues(v, [T, h], dev);
+  });
 }
 
 export interface ComplexRotateOpts {
