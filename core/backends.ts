@@ -5,6 +5,7 @@
 import gpujs from 'gpu.js';
 import type { Data, Device, DeviceName } from './device.js';
 import type { GridKernelSpec, KernelArg, KernelSpec, KernelThis } from './kernel.js';
+import { WebAsmFastPath, type InnerWebAsmKernel } from './webasm-run.js';
 
 /** gpu.js indexes with float32 arithmetic; past 2^24 elements indices stop being exact. */
 export const MAX_GPUJS_ELEMENTS = 2 ** 24;
@@ -59,8 +60,10 @@ export class ReferenceDevice implements Device {
 type GpuKernel = ((...args: KernelArg[]) => unknown) & {
   setOutput(o: number[]): void;
   setLoopMaxIterations(n: number): void;
-  kernel?: { moduleCacheLimit?: number; _shapeOutput?: (data: Float32Array, ...rest: unknown[]) => unknown };
+  kernel?: InnerWebAsmKernel & { moduleCacheLimit?: number; _shapeOutput?: (data: Float32Array, ...rest: unknown[]) => unknown };
   moduleCacheLimit?: number;
+  /** webasm only: runs gpu.js's compiled module without gpu.js's per-call overhead (core/webasm-run.ts). */
+  fast?: WebAsmFastPath;
 };
 
 /** WebAssembly threads for big grid kernels (webasm); TSGRAD_THREADS=0 keeps everything on one thread. */
@@ -113,6 +116,7 @@ export class GpuJsDevice implements Device {
         // webasm: skip gpu.js's per-cell shaping of Array(n) outputs (~15% of a 512^3 matmul); keep it flat
         if (grid && typeof inner._shapeOutput === 'function') inner._shapeOutput = (data: Float32Array) => data;
       }
+      if (this.name === 'webasm' && !grid?.threads) k.fast = new WebAsmFastPath();
       this.kernels.set(key, k);
     }
     return k;
@@ -126,8 +130,7 @@ export class GpuJsDevice implements Device {
     }
     if (n === 0) return new Float32Array(0);
     const k = this.kernelFor(spec);
-    k.setOutput([n]);
-    const r = k(...args);
+    const r = k.fast ? k.fast.run(k.kernel, [n], args, () => (k.setOutput([n]), k(...args))) : (k.setOutput([n]), k(...args));
     if (r instanceof Promise) return this.track(r.then((v) => asFlat(spec.name, v, n)));
     return asFlat(spec.name, r, n);
   }
@@ -140,8 +143,8 @@ export class GpuJsDevice implements Device {
     if (cells === 0) return new Float32Array(0);
     const threads = threadsAllowed && this.name === 'webasm' && (opts.threads ?? false);
     const k = this.kernelFor(spec, { components: spec.components, threads });
-    k.setOutput([...grid]);
-    const r = k(...args);
+    const call = () => (k.setOutput([...grid]), k(...args));
+    const r = k.fast ? k.fast.run(k.kernel, grid, args, call) : call();
     if (r instanceof Promise) return this.track(r.then((v) => flatCells(spec, v, grid)));
     return flatCells(spec, r, grid);
   }

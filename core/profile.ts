@@ -145,6 +145,14 @@ function timed<R>(s: Session, dev: Device, kernel: string, elements: number, cal
 }
 
 /**
+ * Run a kernel that is not a gpu.js kernel (the WebAssembly matmul micro-kernel) so that a running profile
+ * times it as a row of its own; without a profile it just calls `call`.
+ */
+export function timedHostKernel<R>(dev: Device, kernel: string, elements: number, call: () => R): R {
+  return session ? timed(session, dev, kernel, elements, call) : call();
+}
+
+/**
  * Start timing every kernel call on the given devices (default: all that are available now).
  * Throws if a profile is already running.
  */

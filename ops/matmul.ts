@@ -5,11 +5,14 @@
  *   C = op(A) op(B),   op(X) = X or X^T (last two dims)
  *   dA = G op(B)^T (transposed back when A was), dB = op(A)^T G (likewise) — see `backward` below.
  *
- * Two forward kernels compute the same thing:
+ * Three forward kernels compute the same thing:
  * - `matmulStrided`: one thread per output element over the 1-D `Device.run`. Simple; it is what the
  *   float64 reference device runs, and the fallback everywhere else.
  * - `matmulRows4`: each thread computes 4 rows of one column, over a 3-D grid (`Device.runGrid`). About
  *   4x faster on webasm and 2.5x on cpu (`npx tsx bench/matmul.ts`); WebAssembly threads from 256^3 up.
+ * - on webasm, a WebAssembly SIMD micro-kernel generated from TypeScript (core/wasm/gemm.ts), the one
+ *   exception to "every op is a gpu.js kernel": gpu.js's code generator caps matmul at ~5 GFLOP/s, the
+ *   micro-kernel reaches ~25 on one core. It is tested against the other two (spec/matmul.spec.ts).
  */
 import { record } from '../core/autograd.js';
 import type { Data, Device } from '../core/device.js';
@@ -17,6 +20,8 @@ import type { GridKernelSpec, KernelThis } from '../core/kernel.js';
 import { kernel } from '../core/kernel.js';
 import { broadcastShapes, numel, shapeStr } from '../core/shape.js';
 import { Tensor } from '../core/tensor.js';
+import { timedHostKernel } from '../core/profile.js';
+import { wasmGemm } from '../core/wasm/gemm.js';
 import { broadcastRaw } from './shape.js';
 
 // One thread per output element C[bat, i, j]; strides make transposed and broadcast operands free.
@@ -127,17 +132,34 @@ const MAX_EXACT_INDEX = 2 ** 24;
  */
 const THREADS_MIN_FLOPS = 2 * 256 ** 3;
 
+export type MatmulKernel = 'auto' | 'strided' | 'rows4' | 'wasm';
+
 /**
- * Which forward kernel matmul uses: 'auto' takes `matmulRows4` on FAST_DEVICES that offer `runGrid` (not
- * on the reference device, which stays the independent float64 check) and `matmulStrided` elsewhere;
- * 'strided' forces the old kernel (tests and benchmarks compare the two). Returns the previous setting.
+ * Which forward kernel matmul uses:
+ * - 'auto' (default): the WebAssembly SIMD micro-kernel (core/wasm/gemm.ts) on webasm; `matmulRows4` on the
+ *   other FAST_DEVICES (cpu, webgpu); `matmulStrided` elsewhere, the reference device included, which stays
+ *   the independent float64 check.
+ * - 'strided', 'rows4', 'wasm': force one (where the device cannot run it, 'strided'). Tests and benchmarks
+ *   compare them. Returns the previous setting.
  */
-export function setMatmulKernel(choice: 'auto' | 'strided'): 'auto' | 'strided' {
+export function setMatmulKernel(choice: MatmulKernel): MatmulKernel {
+  if (!['auto', 'strided', 'rows4', 'wasm'].includes(choice)) {
+    throw new Error(`setMatmulKernel: unknown kernel "${String(choice)}"; choose auto, strided, rows4 or wasm`);
+  }
   const prev = kernelChoice;
   kernelChoice = choice;
   return prev;
 }
-let kernelChoice: 'auto' | 'strided' = 'auto';
+let kernelChoice: MatmulKernel = 'auto';
+
+/** The forward kernel matmul runs on `dev` under the current setting. */
+export function matmulKernelFor(dev: Device): 'strided' | 'rows4' | 'wasm' {
+  const cpuDevice = dev.name === 'webasm' || dev.name === 'cpu';
+  if (kernelChoice === 'wasm' && cpuDevice) return 'wasm';
+  if (kernelChoice === 'auto' && dev.name === 'webasm') return 'wasm';
+  if ((kernelChoice === 'auto' || kernelChoice === 'rows4') && FAST_DEVICES.has(dev.name)) return 'rows4';
+  return 'strided';
+}
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -183,11 +205,22 @@ function matmul2(a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tensor {
   const [sBk, sBj] = tB ? [1, bc] : [bc, 1];
   const dev = a.device;
   const Mq = Math.ceil(M / 4);
+  const choice = matmulKernelFor(dev);
   const fast =
-    kernelChoice === 'auto' && FAST_DEVICES.has(dev.name) && M * N * nb > 0 && Ka > 0 &&
-    Math.max(A.t.numel, B.t.numel, nb * Mq * N * 4) <= MAX_EXACT_INDEX;
+    choice === 'rows4' && M * N * nb > 0 && Ka > 0 && Math.max(A.t.numel, B.t.numel, nb * Mq * N * 4) <= MAX_EXACT_INDEX;
   let data: Data | Promise<Data>;
-  if (fast) {
+  if (choice === 'wasm') {
+    const run = ([ad, bd]: Data[]) =>
+      timedHostKernel(dev, 'matmulWasm', nb * M * N, () =>
+        wasmGemm().run(
+          { data: ad as Float32Array, sb: A.stride, si: sAi, sk: sAk },
+          { data: bd as Float32Array, sb: B.stride, si: sBk, sk: sBj },
+          nb, M, N, Ka,
+        ),
+      );
+    const args = [A.t._data, B.t._data];
+    data = args.some((d) => d instanceof Promise) ? Promise.all(args).then(run) : run(args as Data[]);
+  } else if (fast) {
     const args = [A.t._data, B.t._data];
     const run = ([ad, bd]: Data[]) => {
       const threads = 2 * nb * M * N * Ka >= THREADS_MIN_FLOPS;

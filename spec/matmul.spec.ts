@@ -1,7 +1,7 @@
 /**
- * matmul's two forward kernels against the float64 reference device: `matmulRows4` (the fast path, run
- * through `Device.runGrid`) and `matmulStrided`
- * (the fallback), forward and gradients, on webasm and cpu (and webgpu when an adapter answers).
+ * matmul's forward kernels against the float64 reference device: the WebAssembly micro-kernel (webasm's
+ * default, core/wasm/gemm.ts), `matmulRows4` (the gpu.js fast path, run through `Device.runGrid`) and
+ * `matmulStrided` (the fallback), forward and gradients, on webasm and cpu (and webgpu when an adapter answers).
  *
  * Tolerance, per element: the float32 bound for a dot product of length L computed in any order,
  *   |got - ref| <= (L + 4) * 2^-24 * sum_k |x_k y_k|
@@ -12,6 +12,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyDevices, device, Generator, matmul, probeWebGpu, tensor } from '../core/index.js';
+import { wasmGemm } from '../core/wasm/gemm.js';
 import { matmulRows4Spec, setMatmulKernel } from '../ops/matmul.js';
 
 interface Case {
@@ -142,39 +143,72 @@ describe('matmulRows4 as plain JavaScript (ReferenceDevice.runGrid)', () => {
   });
 });
 
+/** Count calls of the WebAssembly micro-kernel, so a test can tell that it really ran. */
+function countWasmCalls(): { calls: number } {
+  const g = wasmGemm();
+  const counter = { calls: 0 };
+  const inner = g.run.bind(g);
+  g.run = (...args: Parameters<typeof inner>) => {
+    counter.calls++;
+    return inner(...args);
+  };
+  return counter;
+}
+
 for (const dev of ['webasm', 'cpu']) {
   describe(`matmul on ${dev} agrees with the float64 reference`, () => {
-    let counter = { calls: 0 };
+    let grid = { calls: 0 };
+    let wasm = { calls: 0 };
     beforeAll(() => {
-      counter = countGridCalls(dev);
+      grid = countGridCalls(dev);
+      wasm = countWasmCalls();
     });
     afterAll(() => {
       setMatmulKernel('auto');
     });
 
-    it('fast path (matmulRows4): edge shapes', async () => {
+    it(`'auto' runs ${dev === 'webasm' ? 'the WebAssembly micro-kernel' : 'matmulRows4'} on ${dev}`, async () => {
       setMatmulKernel('auto');
+      const counter = dev === 'webasm' ? wasm : grid;
       const before = counter.calls;
       for (const c of edgeCases) await agrees(dev, c);
-      // forward + two gradients per case, each one runGrid call
+      // forward + two gradients per case, one kernel call each
       expect(counter.calls - before).toBe(3 * edgeCases.length);
     });
 
-    it('fast path (matmulRows4): random shapes, transposes and batches', async () => {
-      setMatmulKernel('auto');
-      await fc.assert(fc.asyncProperty(cases, (c) => agrees(dev, c)), { numRuns: dev === 'cpu' ? 25 : 40 });
+    for (const kernel of ['rows4', 'wasm'] as const) {
+      it(`${kernel}: edge shapes, then random shapes, transposes and batches`, async () => {
+        setMatmulKernel(kernel);
+        const counter = kernel === 'wasm' ? wasm : grid;
+        const before = counter.calls;
+        for (const c of edgeCases) await agrees(dev, c);
+        expect(counter.calls - before).toBe(3 * edgeCases.length);
+        await fc.assert(fc.asyncProperty(cases, (c) => agrees(dev, c)), { numRuns: dev === 'cpu' ? 25 : 40 });
+      });
+    }
+
+    it('wasm: sizes past one 4x8 tile and one unrolled k step, K = 0', async () => {
+      setMatmulKernel('wasm');
+      const big: Case[] = [
+        { M: 70, N: 37, K: 130, tA: false, tB: false, batchA: [], batchB: [], seed: 11 },
+        { M: 9, N: 66, K: 3, tA: true, tB: true, batchA: [3], batchB: [3], seed: 12 },
+        { M: 64, N: 64, K: 16, tA: false, tB: true, batchA: [2, 2], batchB: [2, 2], seed: 13 },
+      ];
+      for (const c of big) await agrees(dev, c);
+      const z = matmul(tensor(new Array<number>(0), [3, 0]).to(dev), tensor(new Array<number>(0), [0, 5]).to(dev));
+      expect(await z.toArray()).toEqual(new Array<number>(15).fill(0));
     });
 
     it('fallback (matmulStrided): random shapes, transposes and batches', async () => {
       setMatmulKernel('strided');
-      const before = counter.calls;
+      const before = grid.calls + wasm.calls;
       await fc.assert(fc.asyncProperty(cases, (c) => agrees(dev, c)), { numRuns: 20 });
-      expect(counter.calls).toBe(before);
+      expect(grid.calls + wasm.calls).toBe(before);
     });
 
     it('vectors (1-D operands) take the fast path too', async () => {
       setMatmulKernel('auto');
-      const before = counter.calls;
+      const before = grid.calls + wasm.calls;
       const g = new Generator(7);
       const v = values(g, 6);
       const m = values(g, 6 * 5);
@@ -183,7 +217,7 @@ for (const dev of ['webasm', 'cpu']) {
       expect(got.shape).toEqual([5]);
       const [r, o] = [await ref.toArray(), await got.toArray()];
       o.forEach((x, i) => expect(Math.abs(x - r[i])).toBeLessThan(1e-5));
-      expect(counter.calls - before).toBe(1);
+      expect(grid.calls + wasm.calls - before).toBe(1);
     });
   });
 }

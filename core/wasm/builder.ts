@@ -1,0 +1,154 @@
+/**
+ * A minimal WebAssembly bytecode writer: enough to emit one module with an imported memory and a few
+ * exported functions whose bodies are written instruction by instruction (core/wasm/gemm.ts uses it for
+ * the matmul micro-kernel). Opcode numbers follow the WebAssembly 2.0 spec (SIMD: prefix 0xfd, then a
+ * LEB128 u32 opcode).
+ *
+ * @example
+ * const f = new FuncBuilder(['i32', 'i32'], ['i32']);
+ * f.localGet(0).localGet(1).op(OP.i32Add);
+ * const inst = instantiate([{ name: 'add', fn: f }]);
+ * inst.exports.add(2, 3); // 5
+ */
+
+export type ValType = 'i32' | 'f32' | 'v128';
+const VALTYPE: Record<ValType, number> = { i32: 0x7f, f32: 0x7d, v128: 0x7b };
+
+/** One-byte opcodes used here. */
+export const OP = {
+  block: 0x02,
+  loop: 0x03,
+  end: 0x0b,
+  br: 0x0c,
+  brIf: 0x0d,
+  i32Eqz: 0x45,
+  i32LtU: 0x49,
+  i32GeU: 0x4f,
+  i32Add: 0x6a,
+  i32Sub: 0x6b,
+  i32Mul: 0x6c,
+} as const;
+
+/** SIMD opcodes (after the 0xfd prefix). */
+export const SIMD = {
+  v128Load: 0x00,
+  v128Load32Splat: 0x09,
+  v128Store: 0x0b,
+  f32x4Add: 0xe4,
+  f32x4Mul: 0xe6,
+} as const;
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+function name(s: string): number[] {
+  const bytes = [...new TextEncoder().encode(s)];
+  return [...uleb(bytes.length), ...bytes];
+}
+
+/** A function body: parameters, extra locals, and code appended by the chained methods. */
+export class FuncBuilder {
+  readonly code: number[] = [];
+  private readonly locals: ValType[] = [];
+  constructor(readonly params: ValType[], readonly results: ValType[] = []) {}
+
+  /** Declare a local; returns its index (parameters come first). */
+  local(t: ValType): number {
+    this.locals.push(t);
+    return this.params.length + this.locals.length - 1;
+  }
+  op(...bytes: number[]): this {
+    this.code.push(...bytes);
+    return this;
+  }
+  simd(op: number, ...imm: number[]): this {
+    this.code.push(0xfd, ...uleb(op), ...imm);
+    return this;
+  }
+  localGet(i: number): this {
+    return this.op(0x20, ...uleb(i));
+  }
+  localSet(i: number): this {
+    return this.op(0x21, ...uleb(i));
+  }
+  i32Const(v: number): this {
+    return this.op(0x41, ...sleb(v | 0));
+  }
+  /** local[i] += v (i32). */
+  i32AddTo(i: number, v: number): this {
+    return this.localGet(i).i32Const(v).op(OP.i32Add).localSet(i);
+  }
+  /** v128.load with a byte offset from the address on the stack. */
+  v128Load(offset = 0): this {
+    return this.simd(SIMD.v128Load, 2, ...uleb(offset));
+  }
+  v128Load32Splat(offset = 0): this {
+    return this.simd(SIMD.v128Load32Splat, 2, ...uleb(offset));
+  }
+  v128Store(offset = 0): this {
+    return this.simd(SIMD.v128Store, 2, ...uleb(offset));
+  }
+  /** A v128 of zeros. */
+  v128Zero(): this {
+    return this.op(0xfd, ...uleb(0x0c), ...new Array<number>(16).fill(0));
+  }
+  /** `block { loop { ...body... } }`: `body` branches to depth 1 to leave and 0 to repeat. */
+  blockLoop(body: (f: this) => void): this {
+    this.op(OP.block, 0x40, OP.loop, 0x40);
+    body(this);
+    return this.op(OP.end, OP.end);
+  }
+
+  encode(): number[] {
+    const groups: number[][] = this.locals.map((t) => [...uleb(1), VALTYPE[t]]);
+    const body = [...vec(groups), ...this.code, OP.end];
+    return [...uleb(body.length), ...body];
+  }
+}
+
+function section(id: number, payload: number[]): number[] {
+  return [id, ...uleb(payload.length), ...payload];
+}
+
+/** The bytes of a module importing `env.memory` (shared when asked) and exporting `fns`. */
+export function moduleBytes(fns: { name: string; fn: FuncBuilder }[], memory: { shared?: boolean; maxPages?: number } = {}): Uint8Array<ArrayBuffer> {
+  const types = fns.map(({ fn }) => [0x60, ...vec(fn.params.map((t) => [VALTYPE[t]])), ...vec(fn.results.map((t) => [VALTYPE[t]]))]);
+  const limits = memory.shared ? [0x03, ...uleb(1), ...uleb(memory.maxPages ?? 65536)] : [0x00, ...uleb(1)];
+  const imports = vec([[...name('env'), ...name('memory'), 0x02, ...limits]]);
+  const funcs = vec(fns.map((_, i) => uleb(i)));
+  const exports = vec(fns.map(({ name: n }, i) => [...name(n), 0x00, ...uleb(i)]));
+  const code = vec(fns.map(({ fn }) => fn.encode()));
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, vec(types)),
+    ...section(2, imports),
+    ...section(3, funcs),
+    ...section(7, exports),
+    ...section(10, code),
+  ]);
+}

@@ -1,0 +1,121 @@
+/**
+ * Calling gpu.js's compiled WebAssembly kernels without its per-call overhead.
+ *
+ * gpu.js (webasm) compiles one module per kernel and size signature and keeps it in `kernel._active`
+ * ({ layout, cells, f32, i32, run, runSimd }). Its `run()` then copies the arguments in, runs, and copies
+ * the output out with `Float32Array.prototype.slice` on the module's memory, which V8 does slowly (0.74 ms
+ * per MiB measured, against 0.1 ms for allocate-and-set), plus bookkeeping: 1.9 ms per call for an add of
+ * 262,144 elements, of which the WebAssembly itself is 0.4 ms (.scratch measurements, this machine).
+ *
+ * `WebAsmFastPath` remembers each compiled entry under its own cheap signature after gpu.js made it, and
+ * from then on does the same three steps itself: the very same compiled code runs on the very same
+ * memory layout. Anything it does not understand (threads, random numbers, entries gpu.js has evicted,
+ * another gpu.js version without these fields) goes through gpu.js's own `run()`. Pinned to gpu.js 2.24.1
+ * (package.json); spec/webasm-run.spec.ts checks both paths agree and that the fast one is taken.
+ */
+import type { KernelArg } from './kernel.js';
+
+interface ArrayRecord {
+  index: number;
+  offset: number;
+  flatLength: number;
+}
+interface ScalarRecord {
+  index: number;
+  offset: number;
+  type: string;
+}
+/** The fields of a gpu.js 2.24.1 WebAssemblyKernel module entry that are used here. */
+interface Entry {
+  shared: boolean;
+  cells: number;
+  sizeX: number;
+  layout: { arrays: Record<string, ArrayRecord>; scalars: Record<string, ScalarRecord>; outputOffset: number; constantArrays: Record<string, unknown> };
+  f32: Float32Array | null;
+  i32: Int32Array | null;
+  run: ((start: number, end: number, seed: number) => void) | null;
+  runSimd: ((start: number, end: number, seed: number) => void) | null;
+}
+/** The inner gpu.js kernel object (`kernel.kernel`) as far as this file reads it. */
+export interface InnerWebAsmKernel {
+  _active?: Entry | null;
+  usesRandom?: boolean;
+  componentCount?: number;
+  constructor: { dispatchSpans?: (run: Entry['run'], runSimd: Entry['runSimd'], cells: number, sizeX: number, seed: number) => string };
+}
+
+interface Plan {
+  entry: Entry;
+  arrays: ArrayRecord[];
+  scalars: ScalarRecord[];
+}
+
+let enabled = process.env.TSGRAD_WEBASM_FASTPATH !== '0';
+
+/** Turn the fast path off (gpu.js's own run() every time) or on; returns the previous setting. */
+export function setWebAsmFastPath(on: boolean): boolean {
+  const prev = enabled;
+  enabled = on;
+  return prev;
+}
+
+/** Calls that took the fast path, for tests. */
+export const fastPathStats = { fast: 0, slow: 0 };
+
+export class WebAsmFastPath {
+  private plans = new Map<string, Plan>();
+
+  /** Output dims and array lengths: what gpu.js's size signature is made of, for flat arrays. */
+  private static signature(output: readonly number[], args: KernelArg[]): string {
+    let s = output.join('x');
+    for (const a of args) s += typeof a === 'number' ? '|n' : `|${a.length}`;
+    return s;
+  }
+
+  /**
+   * Run `inner` over `output` with `args`: through a remembered entry when there is one, else through
+   * `slow` (gpu.js's own call), whose entry is remembered for next time. Returns the flat output.
+   */
+  run(inner: InnerWebAsmKernel | undefined, output: readonly number[], args: KernelArg[], slow: () => unknown): unknown {
+    if (!enabled || !inner || inner.usesRandom) {
+      fastPathStats.slow++;
+      return slow();
+    }
+    const sig = WebAsmFastPath.signature(output, args);
+    const plan = this.plans.get(sig);
+    const dispatch = inner.constructor.dispatchSpans;
+    if (plan && plan.entry.f32 && plan.entry.run && dispatch) {
+      fastPathStats.fast++;
+      return this.runPlan(plan, args, dispatch, inner.componentCount ?? 1);
+    }
+    fastPathStats.slow++;
+    const out = slow();
+    const e = inner._active;
+    if (e && !e.shared && e.f32 && e.i32 && e.run && Object.keys(e.layout.constantArrays).length === 0 && !(out instanceof Promise)) {
+      this.plans.set(sig, { entry: e, arrays: Object.values(e.layout.arrays), scalars: Object.values(e.layout.scalars) });
+    }
+    return out;
+  }
+
+  private runPlan(plan: Plan, args: KernelArg[], dispatch: NonNullable<InnerWebAsmKernel['constructor']['dispatchSpans']>, components: number): Float32Array {
+    const e = plan.entry;
+    const f32 = e.f32!;
+    const i32 = e.i32!;
+    for (const r of plan.arrays) f32.set(args[r.index] as Float32Array, r.offset / 4);
+    for (const r of plan.scalars) {
+      const v = args[r.index] as number;
+      if (r.type === 'Integer') i32[r.offset / 4] = v | 0;
+      else if (r.type === 'Boolean') i32[r.offset / 4] = v ? 1 : 0;
+      else f32[r.offset / 4] = v;
+    }
+    dispatch(e.run, e.runSimd, e.cells, e.sizeX, 0);
+    const base = e.layout.outputOffset / 4;
+    const out = new Float32Array(e.cells * components);
+    out.set(f32.subarray(base, base + out.length));
+    return out;
+  }
+
+  clear(): void {
+    this.plans.clear();
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Kernel plumbing that the op table does not reach directly:
+ * - strided views: collapsing a view to fewer dims, and each copy kernel (2-4 dims with scalar arguments,
+ *   the general 6-dim one) against plain indexing, on every CPU device;
+ * - the webasm fast path (core/webasm-run.ts): it is taken once a kernel was compiled, and gives exactly
+ *   what gpu.js's own run() gives.
+ */
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { device, Generator, Tensor } from '../core/index.js';
+import { numel, stridesOf } from '../core/shape.js';
+import { fastPathStats, setWebAsmFastPath } from '../core/webasm-run.js';
+import { collapseView, stridedView } from '../ops/shape.js';
+
+/** Plain-JS reading of a view: what every copy kernel must give. */
+function readView(x: number[], shape: number[], strides: number[], offset: number): number[] {
+  const out: number[] = [];
+  const idx = new Array<number>(shape.length).fill(0);
+  for (let t = 0; t < numel(shape); t++) {
+    let rem = t;
+    let at = offset;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      idx[d] = rem % shape[d];
+      rem = Math.floor(rem / shape[d]);
+      at += idx[d] * strides[d];
+    }
+    out.push(x[at]);
+  }
+  return out;
+}
+
+describe('collapseView', () => {
+  it('drops size-1 dims and merges dims contiguous in the source', () => {
+    expect(collapseView([2, 3, 4], [12, 4, 1])).toEqual({ shape: [24], strides: [1] });
+    expect(collapseView([2, 1, 4], [4, 99, 1])).toEqual({ shape: [8], strides: [1] });
+    // head split [B, T, H, dk] -> [B, H, T, dk]
+    expect(collapseView([16, 4, 64, 16], [4096, 16, 64, 1])).toEqual({ shape: [16, 4, 64, 16], strides: [4096, 16, 64, 1] });
+    // a broadcast of a row over 5 rows
+    expect(collapseView([5, 7], [0, 1])).toEqual({ shape: [5, 7], strides: [0, 1] });
+    expect(collapseView([1, 1], [0, 0])).toEqual({ shape: [], strides: [] });
+  });
+});
+
+// every permutation of a random shape of rank 1..6, plus broadcast (stride 0) and offset views
+const views = fc
+  .record({
+    shape: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 6 }),
+    seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+  })
+  .map(({ shape, seed }) => {
+    const g = new Generator(seed);
+    const src = stridesOf(shape);
+    const order = shape.map((_, i) => i).sort(() => g.random() - 0.5);
+    const viewShape = order.map((i) => shape[i]);
+    const strides = order.map((i) => (g.random() < 0.15 ? 0 : src[i]));
+    return { size: numel(shape) + 3, viewShape, strides, offset: g.int(4) };
+  });
+
+for (const dev of ['reference', 'webasm', 'cpu']) {
+  describe(`strided copies on ${dev}`, () => {
+    it('read every view as plain indexing does (ranks 1-6: the 2-4 dim kernels and the general one)', () => {
+      fc.assert(
+        fc.property(views, ({ size, viewShape, strides, offset }) => {
+          const x = Array.from({ length: size }, (_, i) => i + 1);
+          const t = Tensor.fromValues(x, [size], device(dev));
+          const got = Array.from(stridedView(t, viewShape, strides, Math.min(offset, 2)).dataSync());
+          expect(got).toEqual(readView(x, viewShape, strides, Math.min(offset, 2)));
+        }),
+        { numRuns: dev === 'cpu' ? 60 : 150 },
+      );
+    });
+  });
+}
+
+describe('webasm fast path', () => {
+  afterEach(() => setWebAsmFastPath(true));
+
+  it('is taken after the first call of a size and agrees with gpu.js run() exactly', () => {
+    const dev = device('webasm');
+    const g = new Generator(3);
+    const a = Tensor.fromValues(Array.from({ length: 1000 }, () => g.normal()), [10, 100], dev);
+    const b = Tensor.fromValues(Array.from({ length: 100 }, () => g.normal()), [100], dev);
+    setWebAsmFastPath(false);
+    const slow = [a.mul(b), a.gelu(), a.sum(-1), a.softmax(-1)].map((t) => Array.from(t.dataSync()));
+    setWebAsmFastPath(true);
+    a.mul(b); // compiles (or finds) this size's module and remembers it
+    const before = fastPathStats.fast;
+    const fast = [a.mul(b), a.gelu(), a.sum(-1), a.softmax(-1)].map((t) => Array.from(t.dataSync()));
+    expect(fastPathStats.fast).toBeGreaterThan(before);
+    expect(fast).toEqual(slow);
+  });
+});
