@@ -44,6 +44,25 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+let fusedAllowed = process.env.TSGRAD_FUSED_BACKWARD !== '0';
+
+/** Turn fused backward kernels off (every backward then runs as Tensor ops) or on; returns the previous setting. */
+export function setFusedBackward(on: boolean): boolean {
+  const prev = fusedAllowed;
+  fusedAllowed = on;
+  return prev;
+}
+
+/**
+ * A backward rule that has a fused kernel. `fused` computes the gradient in a few kernels but records no
+ * graph; `composed` computes the same with Tensor ops, which record one. While a backward pass builds a
+ * graph (`createGraph`, `grad`: grad of grad) the composed rule runs, so higher derivatives keep working;
+ * otherwise the fused one. The spec checks that both agree (spec/fused.spec.ts).
+ */
+export function fusedBackward<T>(fused: () => T, composed: () => T): T {
+  return gradEnabled || !fusedAllowed ? composed() : fused();
+}
+
 /** Attach a backward rule to `out` when grad mode is on and an input needs a gradient. */
 export function record(out: Tensor, op: string, inputs: Tensor[], backward: Node['backward']): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {

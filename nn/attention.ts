@@ -17,7 +17,7 @@ import type { Device } from '../core/device.js';
 import { Generator, globalGenerator } from '../core/rng.js';
 import { shapeStr } from '../core/shape.js';
 import { Tensor } from '../core/tensor.js';
-import { cat, dropout, matmul } from '../ops/index.js';
+import { cat, causalSoftmax, dropout, matmul } from '../ops/index.js';
 import { Linear } from './linear.js';
 import { ConstantCache } from './constants.js';
 import { Module } from './module.js';
@@ -107,8 +107,7 @@ export interface CausalAttentionOpts {
 
 /**
  * softmax(q k^T * scale, masked causally) v for q [..., Tq, d_k], k [..., Tk, d_k], v [..., Tk, d_v].
- * Masked scores are -Infinity (exp gives exactly 0; every query sees at least its own key, so no row is
- * all -Infinity).
+ * Masked weights are exactly 0 (`causalSoftmax`; every query sees at least its own key).
  * @example
  * const y = causalAttention(q, k, v); // [B, H, T, d_k]
  */
@@ -121,10 +120,9 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, opts: CausalAtt
     throw new Error(`causalAttention: queries at positions ${offset}..${offset + Tq - 1} need keys up to there, got ${Tk} keys (q ${shapeStr(q.shape)}, k ${shapeStr(k.shape)})`);
   }
   const scale = opts.scale ?? 1 / Math.sqrt(dk);
-  let s = matmul(scale === 1 ? q : q.mul(scale), k, { transB: true }); // [..., Tq, Tk]
+  const s = matmul(scale === 1 ? q : q.mul(scale), k, { transB: true }); // [..., Tq, Tk]
   // a query that sees every key needs no mask (the last query; every step of cached generation)
-  if (offset < Tk - 1) s = s.maskedFill(causalMaskAt(Tq, Tk, offset, q.device), -Infinity);
-  let p = s.softmax(-1);
+  let p = offset < Tk - 1 ? causalSoftmax(s, offset) : s.softmax(-1);
   if (opts.dropout) p = dropout(p, opts.dropout, opts.training ?? true, opts.generator ?? globalGenerator);
   return matmul(p, v);
 }

@@ -1,32 +1,19 @@
 /**
- * Normalisation layers, composed from primitive ops (so autograd derives their backward):
+ * Normalisation layers over the last dim; the functional ops and their fused kernels live in ops/norm.ts:
  *
- *   LayerNorm:  y = (x - mean(x)) / sqrt(var(x) + eps) * w + b      (biased variance, over the last dim)
+ *   LayerNorm:  y = (x - mean(x)) / sqrt(var(x) + eps) * w + b      (biased variance)
  *   RMSNorm:    y = x / sqrt(mean(x^2) + eps) * w
  */
 import { shapeStr } from '../core/shape.js';
 import type { Tensor } from '../core/tensor.js';
+import { layerNorm, rmsNorm } from '../ops/norm.js';
 import * as init from './init.js';
 import { Module } from './module.js';
 
+export { layerNorm, rmsNorm };
+
 function checkLast(op: string, x: Tensor, d: number): void {
   if (x.ndim === 0 || x.shape[x.ndim - 1] !== d) throw new Error(`${op}: input ${shapeStr(x.shape)} must end in ${d}`);
-}
-
-/** Functional layer norm over the last dim; `weight`/`bias` of shape [d] or null. */
-export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
-  const mu = x.mean(-1, true);
-  const xc = x.sub(mu);
-  let y = xc.mul(xc.square().mean(-1, true).add(eps).rsqrt());
-  if (weight) y = y.mul(weight);
-  if (bias) y = y.add(bias);
-  return y;
-}
-
-/** Functional RMS norm over the last dim. */
-export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-5): Tensor {
-  const y = x.mul(x.square().mean(-1, true).add(eps).rsqrt());
-  return weight ? y.mul(weight) : y;
 }
 
 /**

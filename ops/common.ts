@@ -67,3 +67,8 @@ export function checkIndexRange(op: string, index: Tensor, size: number, what: s
   if (index._data instanceof Promise) return index._data.then(check);
   check(index._data);
 }
+
+/** Run after an optional async check, so a failed check shows up when the result is read. */
+export function after(check: void | Promise<void>, run: () => Data | Promise<Data>): Data | Promise<Data> {
+  return check instanceof Promise ? check.then(run) : run();
+}

@@ -4,10 +4,10 @@
  *
  *     backward(g, x, y): the gradient w.r.t. x, given the output gradient g, the input x and the output y.
  */
-import { noGrad, record } from '../core/autograd.js';
+import { fusedBackward, noGrad, record } from '../core/autograd.js';
 import type { KernelFn, KernelThis } from '../core/kernel.js';
 import { kernel } from '../core/kernel.js';
-import { Tensor } from '../core/tensor.js';
+import { runKernel, Tensor } from '../core/tensor.js';
 
 type Backward = (g: Tensor, x: Tensor, y: Tensor) => Tensor;
 
@@ -66,15 +66,27 @@ function relu_(this: KernelThis, x: Float32Array): number { return Math.max(x[th
 export const relu = unaryOp(relu_, (g, x) => g.mul(noGrad(() => x.gt(0))));
 
 // GELU, tanh form: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
+//   gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) u',   t = tanh(u), u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2)
 function gelu_(this: KernelThis, x: Float32Array): number {
   const v = x[this.thread.x];
   return 0.5 * v * (1 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
 }
-export const gelu = unaryOp(gelu_, (g, x) => {
-  const t = x.mul(x.square().mul(0.044715).add(1)).mul(0.7978845608028654).tanh();
-  const du = x.square().mul(3 * 0.044715).add(1).mul(0.7978845608028654);
-  return g.mul(t.add(1).mul(0.5).add(x.mul(0.5).mul(t.square().neg().add(1)).mul(du)));
-});
+function geluBackward_(this: KernelThis, g: Float32Array, x: Float32Array): number {
+  const v = x[this.thread.x];
+  const t = Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v));
+  return g[this.thread.x] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * 0.7978845608028654 * (1 + 0.134145 * v * v));
+}
+const geluBackwardK = kernel(geluBackward_);
+export const gelu = unaryOp(gelu_, (g, x) =>
+  fusedBackward(
+    () => new Tensor(runKernel(x.device, geluBackwardK, x.numel, [g, x]), x.shape, x.device),
+    () => {
+      const t = x.mul(x.square().mul(0.044715).add(1)).mul(0.7978845608028654).tanh();
+      const du = x.square().mul(3 * 0.044715).add(1).mul(0.7978845608028654);
+      return g.mul(t.add(1).mul(0.5).add(x.mul(0.5).mul(t.square().neg().add(1)).mul(du)));
+    },
+  ),
+);
 
 // SiLU: x sigmoid(x)
 function silu_(this: KernelThis, x: Float32Array): number {

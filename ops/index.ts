@@ -10,7 +10,8 @@ export { logsumexp, max, mean, min, reduceRows, sum, variance } from './reduce.j
 export { matmul, type MatmulOpts } from './matmul.js';
 export { cat, expand, flatten, narrow, pad, permute, reshape, split, squeeze, stridedView, transpose, unsqueeze } from './shape.js';
 export { embedding, gather, indexAdd, indexSelect, oneHot, scatterAdd } from './indexing.js';
-export { crossEntropy, logSoftmax, softmax, type CrossEntropyOpts } from './softmax.js';
+export { layerNorm, rmsNorm } from './norm.js';
+export { causalSoftmax, crossEntropy, logSoftmax, softmax, type CrossEntropyOpts } from './softmax.js';
 export { causalMask, dropout, maskedFill } from './mask.js';
 export { complexAbs, complexAngle, complexInvAbs2 } from './complex.js';
 export { EMPTY_CODE_LOG_MASS, clusterLogsumexp, codeSizes, gatherByMap, logCodeSizes, lookupIds, scatterAddByMap, vqCrossEntropy, vqNaiveCrossEntropy, vqTokenLogits, type VQLossOpts } from './vq.js';

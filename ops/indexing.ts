@@ -12,12 +12,7 @@ import type { KernelThis } from '../core/kernel.js';
 import { kernel } from '../core/kernel.js';
 import { normDim, numel, shapeStr } from '../core/shape.js';
 import { Tensor, runKernel, withData } from '../core/tensor.js';
-import { checkIndexDtype, checkIndexRange, contiguousStridesArg, paddedDim, shapeArg } from './common.js';
-
-/** Run after an optional async check, so a failed check shows up when the result is read. */
-function after(check: void | Promise<void>, run: () => Data | Promise<Data>): Data | Promise<Data> {
-  return check instanceof Promise ? check.then(run) : run();
-}
+import { after, checkIndexDtype, checkIndexRange, contiguousStridesArg, paddedDim, shapeArg } from './common.js';
 
 // ---- gather / scatterAdd -----------------------------------------------------------------------------------
 

@@ -324,6 +324,36 @@ export const opTable: OpEntry[] = [
   },
   // softmax family (ops/softmax.ts)
   { name: 'softmax', sample: (r) => { const s = r.shape(1, 3); const d = r.dim(s.length); return { inputs: [r.floats(s)], call: ([x]) => ops.softmax(x, d) }; } },
+  // norms (ops/norm.ts)
+  {
+    name: 'layerNorm',
+    sample: (r) => {
+      const s = [...r.shape(0, 2), r.int(1, 5)];
+      const d = s[s.length - 1];
+      const affine = r.g.random() < 0.7;
+      return {
+        inputs: [r.floats(s), ...(affine ? [r.floats([d]), r.floats([d])] : [])],
+        call: ([x, w, b]) => ops.layerNorm(x, w ?? null, b ?? null, 1e-5),
+      };
+    },
+  },
+  {
+    name: 'rmsNorm',
+    sample: (r) => {
+      const s = [...r.shape(0, 2), r.int(1, 5)];
+      const affine = r.g.random() < 0.7;
+      return { inputs: [r.floats(s), ...(affine ? [r.floats([s[s.length - 1]])] : [])], call: ([x, w]) => ops.rmsNorm(x, w ?? null, 1e-5) };
+    },
+  },
+  {
+    name: 'causalSoftmax',
+    sample: (r) => {
+      const [Tq, Tk] = [r.int(1, 4), r.int(1, 5)];
+      const offset = r.int(0, Tk); // 0: query i sees keys 0..i; >= Tk - 1: nothing masked
+      const s = [...r.shape(0, 2), Tq, Tk];
+      return { inputs: [r.floats(s)], call: ([x]) => ops.causalSoftmax(x, offset) };
+    },
+  },
   { name: 'logSoftmax', sample: (r) => { const s = r.shape(1, 3); const d = r.dim(s.length); return { inputs: [r.floats(s)], call: ([x]) => ops.logSoftmax(x, d) }; } },
   {
     name: 'crossEntropy',
