@@ -71,15 +71,18 @@ function gelu_(this: KernelThis, x: Float32Array): number {
   const v = x[this.thread.x];
   return 0.5 * v * (1 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
 }
-function geluBackward_(this: KernelThis, g: Float32Array, x: Float32Array): number {
+// The backward takes tanh(u) back from the output, t = 2 y / x - 1, instead of a second tanh (on webasm
+// every tanh is a call out to JS); near x = 0, where that divides by ~0, it calls tanh again.
+function geluBackward_(this: KernelThis, g: Float32Array, x: Float32Array, y: Float32Array): number {
   const v = x[this.thread.x];
-  const t = Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v));
+  let t = (2 * y[this.thread.x]) / v - 1;
+  if (Math.abs(v) < 0.01) t = Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v));
   return g[this.thread.x] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * 0.7978845608028654 * (1 + 0.134145 * v * v));
 }
 const geluBackwardK = kernel(geluBackward_);
-export const gelu = unaryOp(gelu_, (g, x) =>
+export const gelu = unaryOp(gelu_, (g, x, y) =>
   fusedBackward(
-    () => new Tensor(runKernel(x.device, geluBackwardK, x.numel, [g, x]), x.shape, x.device),
+    () => new Tensor(runKernel(x.device, geluBackwardK, x.numel, [g, x, y]), x.shape, x.device),
     () => {
       const t = x.mul(x.square().mul(0.044715).add(1)).mul(0.7978845608028654).tanh();
       const du = x.square().mul(3 * 0.044715).add(1).mul(0.7978845608028654);

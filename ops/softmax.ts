@@ -67,11 +67,12 @@ function logSoftmaxBackward_(this: KernelThis, g: Float32Array, y: Float32Array,
 function nllRows(this: KernelThis, x: Float32Array, lse: Float32Array, t: Float32Array, C: number): number {
   return lse[this.thread.x] - x[this.thread.x * C + t[this.thread.x]];
 }
-function nllBackward_(this: KernelThis, x: Float32Array, lse: Float32Array, t: Float32Array, g: Float32Array, C: number): number {
+// e = exp(x - max) and s = its row sums, both kept from the forward pass: softmax(x) = e / s
+function nllBackward_(this: KernelThis, e: Float32Array, s: Float32Array, t: Float32Array, g: Float32Array, C: number): number {
   const row = Math.floor(this.thread.x / C);
   let hot = 0;
   if (this.thread.x - row * C === t[row]) hot = 1;
-  return (Math.exp(x[this.thread.x] - lse[row]) - hot) * g[row];
+  return (e[this.thread.x] / s[row] - hot) * g[row];
 }
 const K = {
   expShift: kernel(expShiftRows),
@@ -180,11 +181,14 @@ export function logSoftmax(x: Tensor, dim = -1): Tensor {
  */
 function nllFromLogits(x: Tensor, t: Tensor, check: void | Promise<void>): Tensor {
   const [N, C] = x.shape;
-  const lse = rowLogSumExp(x, N, C);
+  const m = reduceRows(x, N, C, 'max');
+  const e = new Tensor(runKernel(x.device, K.expShift, N * C, [x, m, C]), x.shape, x.device); // the one exp pass
+  const s = reduceRows(e, N, C, 'sum');
+  const lse = perRow(x, N, K.logSum, [m, s]);
   const y = new Tensor(after(check, () => runKernel(x.device, K.nll, N, [x, lse, t, C])), [N], x.device);
   return record(y, 'nllFromLogits', [x], (g) => [
     fusedBackward(
-      () => new Tensor(runKernel(x.device, K.nllBwd, N * C, [x, lse, t, g, C]), x.shape, x.device),
+      () => new Tensor(runKernel(x.device, K.nllBwd, N * C, [e, s, t, g, C]), x.shape, x.device),
       () => x.softmax(-1).sub(oneHot(t, C)).mul(g.reshape([N, 1])),
     ),
   ]);

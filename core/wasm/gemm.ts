@@ -164,11 +164,12 @@ export class WasmGemm {
     // B -> [Np/8][Kp][8]   (b.si is the stride along k, b.sk along j)
     const bd = b.data;
     const bBase = bat * b.sb;
-    for (let k = 0; k < Kp; k++) {
-      const src = bBase + k * b.si;
-      for (let j = 0; j < Np; j++) {
-        m[bOff + ((j >> 3) * Kp + k) * 8 + (j & 7)] = k < K && j < N ? bd[src + j * b.sk] : 0;
-      }
+    const [sk, sj] = [b.si, b.sk];
+    m.fill(0, bOff, cOff); // the padding (k >= K, j >= N) stays 0
+    for (let j = 0; j < N; j++) {
+      const dst = bOff + (j >> 3) * Kp * 8 + (j & 7);
+      const src = bBase + j * sj;
+      for (let k = 0; k < K; k++) m[dst + 8 * k] = bd[src + k * sk];
     }
     this.gemm(aOff * 4, bOff * 4, cOff * 4, Mp / 4, Np / 8, Kp);
     if (Np === N) out.set(m.subarray(cOff, cOff + rows * N), at);
