@@ -1,9 +1,9 @@
 /**
  * Optimizers (SGD with momentum, AdamW) and global gradient-norm clipping, with torch.optim's update rules.
  *
- * A step computes each parameter's new value with tensor ops under noGrad, then swaps it into the
- * parameter's storage (`p._data = next._data`): the Tensor object stays the same, so modules keep their
- * links. Optimizer state (moments, step counts) is kept per parameter under its name (or index), so
+ * A step computes each parameter's new value (SGD: tensor ops; AdamW: three fused kernels) under noGrad,
+ * then swaps it into the parameter's storage (`p._data = next._data`): the Tensor object stays the same, so
+ * modules keep their links. Optimizer state (moments, step counts) is kept per parameter under its name (or index), so
  * `stateDict()` / `loadStateDict()` resume a run exactly.
  *
  * @example
@@ -14,6 +14,7 @@
  * opt.zeroGrad();
  */
 import { noGrad } from '../core/autograd.js';
+import { kernel, type KernelThis } from '../core/kernel.js';
 import { shapeStr } from '../core/shape.js';
 import { Tensor } from '../core/tensor.js';
 
@@ -204,17 +205,34 @@ export class AdamW extends Optimizer {
   protected update(p: Tensor, g: Tensor, st: ParamState, wd: number): Tensor {
     const [b1, b2] = this.betas;
     const { expAvg, expAvgSq } = st.slots;
-    const m = expAvg ? expAvg.mul(b1).add(g.mul(1 - b1)) : g.mul(1 - b1);
-    const v = expAvgSq ? expAvgSq.mul(b2).add(g.square().mul(1 - b2)) : g.square().mul(1 - b2);
+    const n = p.numel;
+    const m = new Tensor(p.run(adamMomentK, n, [expAvg ?? g.zerosLike(), g, b1]), p.shape, p.device);
+    const v = new Tensor(p.run(adamSquareK, n, [expAvgSq ?? g.zerosLike(), g, b2]), p.shape, p.device);
     st.slots.expAvg = m;
     st.slots.expAvgSq = v;
     const bc1 = 1 - Math.pow(b1, st.step);
     const bc2 = 1 - Math.pow(b2, st.step);
-    const denom = v.sqrt().div(Math.sqrt(bc2)).add(this.eps);
-    const decayed = wd ? p.mul(1 - this.lr * wd) : p;
-    return decayed.sub(m.div(denom).mul(this.lr / bc1));
+    return new Tensor(p.run(adamStepK, n, [p, m, v, wd ? 1 - this.lr * wd : 1, this.lr / bc1, Math.sqrt(bc2), this.eps]), p.shape, p.device);
   }
 }
+
+// AdamW in three kernels per parameter (it was 12 tensor ops):
+//   m = b1 m + (1 - b1) g,   v = b2 v + (1 - b2) g^2,   p = p (1 - lr wd) - lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)
+function adamMoment(this: KernelThis, m: Float32Array, g: Float32Array, b1: number): number {
+  return m[this.thread.x] * b1 + g[this.thread.x] * (1 - b1);
+}
+function adamSquare(this: KernelThis, v: Float32Array, g: Float32Array, b2: number): number {
+  const gi = g[this.thread.x];
+  return v[this.thread.x] * b2 + gi * gi * (1 - b2);
+}
+function adamStep(
+  this: KernelThis, p: Float32Array, m: Float32Array, v: Float32Array, decay: number, stepSize: number, sqrtBc2: number, eps: number,
+): number {
+  return p[this.thread.x] * decay - (m[this.thread.x] / (Math.sqrt(v[this.thread.x]) / sqrtBc2 + eps)) * stepSize;
+}
+const adamMomentK = kernel(adamMoment);
+const adamSquareK = kernel(adamSquare);
+const adamStepK = kernel(adamStep);
 
 /**
  * Scale all gradients together so their global L2 norm is at most maxNorm (torch.nn.utils.clip_grad_norm_:

@@ -50,6 +50,24 @@ describe('AdamW', () => {
     expect(p.requiresGrad).toBe(true);
   });
 
+  it('its fused kernels on webasm and cpu follow the float64 reference over 5 steps', async () => {
+    const g = new Generator(5);
+    const p0 = Array.from({ length: 37 }, () => g.normal());
+    const grads = Array.from({ length: 5 }, () => p0.map(() => g.normal()));
+    const run = async (dev: string) => {
+      setDevice(dev, 'optim device test');
+      const p = leaf(p0);
+      const opt = new nn.AdamW([p], { lr: 0.01, weightDecay: 0.1 });
+      for (const gr of grads) {
+        setGrad(p, gr);
+        opt.step();
+      }
+      return p.toArray();
+    };
+    const want = await run('reference');
+    for (const dev of ['webasm', 'cpu']) expectAll(await run(dev), want, 1e-6);
+  });
+
   it('skips parameters without a gradient; groups set their own weight decay; lr is settable', async () => {
     const a = leaf([1, 2]);
     const b = leaf([3, 4]);
