@@ -4,6 +4,8 @@
  * - `strided`: the one-thread-per-output kernel over `Device.run` (what matmul ran before).
  * - `rows4`: `matmulRows4` (4 rows per thread, 3-D grid) through `Device.runGrid`, one thread.
  * - `rows4-threads` (webasm): the same with gpu.js asyncMode, i.e. WebAssembly threads.
+ * - `wasm` (webasm, cpu): the WebAssembly SIMD micro-kernel (core/wasm/gemm.ts), one thread; the default
+ *   on webasm.
  *
  *   npx tsx bench/matmul.ts [--quick]     prints a table and writes bench/results/matmul.json
  *
@@ -31,7 +33,7 @@ export interface MatmulBenchOpts {
   quick?: boolean;
   sizes?: number[];
   devices?: string[];
-  kernels?: ('strided' | 'rows4' | 'rows4-threads')[];
+  kernels?: ('strided' | 'rows4' | 'rows4-threads' | 'wasm')[];
   /** Write the rows as JSON here. */
   resultsFile?: string;
   /** Print a line per measurement (default true). */
@@ -73,7 +75,7 @@ export async function runMatmulBench(opts: MatmulBenchOpts = {}): Promise<Matmul
   const quick = opts.quick ?? false;
   const sizes = opts.sizes ?? (quick ? [64, 256, 512] : [64, 128, 256, 512, 1024]);
   const devices = opts.devices ?? ['webasm', 'cpu'];
-  const kernels = opts.kernels ?? ['strided', 'rows4', 'rows4-threads'];
+  const kernels = opts.kernels ?? ['strided', 'rows4', 'rows4-threads', 'wasm'];
   const maxReps = quick ? 3 : 7;
   const log = opts.log ?? true;
   const rows: MatmulRow[] = [];
@@ -87,7 +89,7 @@ export async function runMatmulBench(opts: MatmulBenchOpts = {}): Promise<Matmul
       const strided = new Map<number, Data>();
       for (const kernel of kernels) {
         if (kernel === 'rows4-threads' && devName !== 'webasm') continue;
-        setMatmulKernel(kernel === 'strided' ? 'strided' : 'auto');
+        setMatmulKernel(kernel === 'rows4-threads' ? 'rows4' : kernel);
         const prevThreads = setThreads(kernel === 'rows4-threads');
         try {
           for (const [q, n] of ns.entries()) {
