@@ -3,14 +3,16 @@
  * 4 heads, 2 pre-LayerNorm blocks, MLP 4x with tanh-GELU, learned positions, untied head), batch 16
  * (1,024 tokens per step), Adam lr 1e-3 (tsgrad: AdamW with weight decay 0), random tokens.
  *
- *   npx tsx bench/train-step.ts [--quick] [--steps n] [--webgpu] [--no-tfjs] [--out file] [--help]
+ *   npx tsx bench/train-step.ts [--quick] [--steps n] [--webgpu] [--no-tfjs] [--no-torch] [--out file] [--help]
  *
- * Engines, all in one process, stepped interleaved (round 1: A, B, C, D; round 2: A, B, C, D; ...) so that
+ * Engines, stepped interleaved (round 1: A, B, C, D; round 2: A, B, C, D; ...) so that
  * a noisy neighbour or thermal drift hits every engine alike:
  * - tsgrad on its default device, and on each other device that works (webasm, cpu; webgpu only when
  *   probeWebGpu finds a real, non-emulated adapter, or with --webgpu);
  * - TensorFlow.js 4.22 with tfjs-backend-wasm (SIMD, its stock Node setting of 1 thread) and
- *   tfjs-backend-cpu, the same model written in bench/tfjs-gpt.ts.
+ *   tfjs-backend-cpu, the same model written in bench/tfjs-gpt.ts, in this process;
+ * - PyTorch (bench/torch_gpt.py) in a child Python process, when a Python with torch is found
+ *   (bench/torch-gpt.ts); its CPU time is the child's own.
  * Slow engines (tfjs-cpu, tsgrad's other devices) take fewer steps, spread evenly over the rounds.
  *
  * A step is timed from host token ids to the loss value on the host: make the input tensors, forward,
@@ -67,6 +69,8 @@ export interface TrainStepOpts {
   tfjs?: boolean;
   /** Run tfjs-backend-cpu (default true; ~3.5 s a step here). */
   tfjsCpu?: boolean;
+  /** Run PyTorch in a child Python process when one with torch is found (default true; skipped with the reason otherwise). */
+  torch?: boolean;
   /** Write the result as JSON here. */
   resultsFile?: string;
   /** Print progress and the summary (default true). */
@@ -78,7 +82,7 @@ export interface TrainStepOpts {
 export interface EngineResult {
   /** e.g. "tsgrad/webasm", "tfjs-wasm". */
   engine: string;
-  library: 'tsgrad' | 'tfjs';
+  library: 'tsgrad' | 'tfjs' | 'pytorch';
   /** tsgrad device or tfjs backend. */
   device: string;
   /** Details: why this device, what the backend runs on. */
@@ -112,10 +116,14 @@ export interface TrainStepResult {
   tsgradTokensPerSec: number | null;
   tfjsWasmTokensPerSec: number | null;
   tfjsCpuTokensPerSec: number | null;
+  pytorchTokensPerSec: number | null;
   /** Median over interleaved rounds of (tsgrad default tokens/s) / (tfjs-wasm tokens/s). */
   ratioVsTfjsWasm: number | null;
   /** Same against tfjs-cpu (over the rounds where both ran). */
   ratioVsTfjsCpu: number | null;
+  /** Same against PyTorch (wall time; the child's own CPU time for the CPU-time ratio). */
+  ratioVsPytorch: number | null;
+  ratioVsPytorchCpuTime: number | null;
   /** The same ratio from CPU time per step instead of wall time. */
   ratioVsTfjsWasmCpuTime: number | null;
   /** Rounds the ratio vs tfjs-wasm was taken over. */
@@ -135,7 +143,7 @@ export interface TrainStepResult {
 
 interface Engine {
   name: string;
-  library: 'tsgrad' | 'tfjs';
+  library: 'tsgrad' | 'tfjs' | 'pytorch';
   device: string;
   detail: string;
   parameters: number;
@@ -143,7 +151,9 @@ interface Engine {
   steps: number;
   /** Rounds this engine takes part in (spread evenly over all rounds). */
   rounds: Set<number>;
-  step(x: Int32Array, y: Int32Array): Promise<number>;
+  /** One step on batch `index` (x, y); the loss, or the loss and the CPU ms of a child process that did the work. */
+  step(x: Int32Array, y: Int32Array, index: number): Promise<number | { loss: number; cpuMs: number }>;
+  close?: () => void;
   ms: number[];
   cpuMs: number[];
   losses: number[];
@@ -339,6 +349,23 @@ export async function runTrainStepBench(opts: TrainStepOpts = {}): Promise<Train
       skipped.push({ engine: 'tfjs', reason: `TensorFlow.js not loadable: ${(err as Error).message.split('\n')[0]}` });
     }
   }
+  const batches = makeBatches(seed);
+  if (opts.torch ?? true) {
+    const { findTorchPython, startTorchGpt } = await import('./torch-gpt.js');
+    const found = findTorchPython();
+    if ('reason' in found) skipped.push({ engine: 'pytorch', reason: found.reason });
+    else {
+      try {
+        const t = await startTorchGpt(found.python, { seed, batch: WORKLOAD.batchSize, context: WORKLOAD.contextLength, batches });
+        engines.push({
+          name: 'pytorch', library: 'pytorch', device: 'cpu', detail: `${t.detail}; child process, CPU ms its own`, parameters: t.parameters,
+          warmup, steps, step: (_x, _y, i) => t.step(i), close: () => t.close(), ms: [], cpuMs: [], losses: [], byRound: new Map(), rounds: new Set(),
+        });
+      } catch (err) {
+        skipped.push({ engine: 'pytorch', reason: (err as Error).message.split('\n')[0] });
+      }
+    }
+  }
   if (engines.length === 0) throw new Error('train-step bench: no engine could be set up');
   const params = new Set(engines.map((e) => e.parameters));
   if (params.size > 1) log(`WARNING: engines differ in parameter count: ${engines.map((e) => `${e.name} ${e.parameters}`).join(', ')}`);
@@ -348,7 +375,6 @@ export async function runTrainStepBench(opts: TrainStepOpts = {}): Promise<Train
   log(`${engines.length} engines, ${totalRounds} interleaved rounds, ${TOKENS_PER_STEP} tokens per step, ${engines[0].parameters} parameters`);
   for (const e of engines) log(`  ${e.name.padEnd(14)} ${e.warmup} warm-up + ${e.steps} measured steps; ${e.detail}`);
 
-  const batches = makeBatches(seed);
   const done = new Map<Engine, number>(engines.map((e) => [e, 0]));
   for (let r = 0; r < totalRounds; r++) {
     const parts: string[] = [];
@@ -359,10 +385,11 @@ export async function runTrainStepBench(opts: TrainStepOpts = {}): Promise<Train
       try {
         const c0 = process.cpuUsage();
         const s0 = performance.now();
-        const loss = await e.step(b.x, b.y);
+        const out = await e.step(b.x, b.y, k % POOL);
         const ms = performance.now() - s0;
         const c = process.cpuUsage(c0);
-        const cpuMs = (c.user + c.system) / 1000;
+        const loss = typeof out === 'number' ? out : out.loss;
+        const cpuMs = typeof out === 'number' ? (c.user + c.system) / 1000 : out.cpuMs;
         if (!Number.isFinite(loss)) throw new Error(`loss became ${loss} at step ${k}`);
         e.ms.push(ms);
         e.cpuMs.push(cpuMs);
@@ -377,6 +404,7 @@ export async function runTrainStepBench(opts: TrainStepOpts = {}): Promise<Train
     }
     log(`round ${String(r + 1).padStart(2)}/${totalRounds}: ${parts.join(' | ')}`);
   }
+  for (const e of engines) e.close?.();
 
   const results: EngineResult[] = engines.map((e) => {
     const measured = e.ms.slice(e.warmup);
@@ -411,6 +439,8 @@ export async function runTrainStepBench(opts: TrainStepOpts = {}): Promise<Train
   const wasm = pairRatio(engines.find((e) => e.name === 'tfjs-wasm'));
   const wasmCpuTime = pairRatio(engines.find((e) => e.name === 'tfjs-wasm'), 1);
   const cpu = pairRatio(engines.find((e) => e.name === 'tfjs-cpu'));
+  const torch = pairRatio(engines.find((e) => e.name === 'pytorch'));
+  const torchCpuTime = pairRatio(engines.find((e) => e.name === 'pytorch'), 1);
   const used = process.cpuUsage(cpu0);
   const seconds = (performance.now() - t0) / 1000;
   const round = (x: number | undefined | null, d = 1) => (x === undefined || x === null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
@@ -420,8 +450,11 @@ export async function runTrainStepBench(opts: TrainStepOpts = {}): Promise<Train
     tsgradTokensPerSec: round(find(`tsgrad/${defName}`)?.tokensPerSec),
     tfjsWasmTokensPerSec: round(find('tfjs-wasm')?.tokensPerSec),
     tfjsCpuTokensPerSec: round(find('tfjs-cpu')?.tokensPerSec),
+    pytorchTokensPerSec: round(find('pytorch')?.tokensPerSec),
     ratioVsTfjsWasm: round(wasm.ratio, 3),
     ratioVsTfjsCpu: round(cpu.ratio, 3),
+    ratioVsPytorch: round(torch.ratio, 3),
+    ratioVsPytorchCpuTime: round(torchCpuTime.ratio, 3),
     ratioVsTfjsWasmCpuTime: round(wasmCpuTime.ratio, 3),
     ratioRounds: wasm.rounds,
     tsgradByDevice: Object.fromEntries(results.filter((r) => r.library === 'tsgrad' && r.steps > 0).map((r) => [r.device, round(r.tokensPerSec) ?? 0])),
@@ -442,7 +475,8 @@ export async function runTrainStepBench(opts: TrainStepOpts = {}): Promise<Train
   log(`\n${trainStepTable(result)}\n`);
   if (result.ratioVsTfjsWasm !== null) {
     log(`tsgrad/${defName} / tfjs-wasm (tokens/s, median of ${result.ratioRounds} interleaved rounds): ${result.ratioVsTfjsWasm}` +
-      ` (from CPU time per step: ${result.ratioVsTfjsWasmCpuTime}); this process got ${result.machine.cpuShare} of a core, load average ${result.machine.loadBefore} -> ${result.machine.loadAfter}`);
+      ` (from CPU time per step: ${result.ratioVsTfjsWasmCpuTime})` +
+      (result.ratioVsPytorch !== null ? `; / pytorch: ${result.ratioVsPytorch} (CPU time: ${result.ratioVsPytorchCpuTime})` : '') + `; this process got ${result.machine.cpuShare} of a core, load average ${result.machine.loadBefore} -> ${result.machine.loadAfter}`);
   }
   return result;
 }
@@ -480,7 +514,8 @@ export function trainStepMarkdown(r: TrainStepResult, opts: { heading?: string; 
     r.ratioVsTfjsWasm !== null
       ? `**tsgrad (${r.device}) / tfjs-wasm: ${r.ratioVsTfjsWasm.toFixed(2)}x** in tokens/s (median of ${r.ratioRounds} per-round ratios)` +
         (r.ratioVsTfjsWasmCpuTime !== null ? ` (${r.ratioVsTfjsWasmCpuTime.toFixed(2)}x from CPU time per step)` : '') +
-        (r.ratioVsTfjsCpu !== null ? `; vs tfjs-cpu ${r.ratioVsTfjsCpu.toFixed(2)}x.` : '.')
+        (r.ratioVsTfjsCpu !== null ? `; vs tfjs-cpu ${r.ratioVsTfjsCpu.toFixed(2)}x` : '') +
+        (r.ratioVsPytorch !== null ? `; **vs PyTorch ${r.ratioVsPytorch.toFixed(2)}x** (${r.ratioVsPytorchCpuTime?.toFixed(2)}x from CPU time).` : '.')
       : 'No tfjs-wasm comparison in this run.',
     '',
     ...r.engines.map((e) => `- ${e.engine}: ${e.detail}${e.error ? ` — failed: ${e.error}` : ''}`),
@@ -507,6 +542,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       webgpu: { type: 'boolean', description: 'run webgpu even on an emulated adapter (when probing succeeds)' },
       tfjs: { type: 'boolean', default: true, description: 'run the TensorFlow.js engines' },
       tfjsCpu: { type: 'boolean', default: true, description: 'run tfjs-backend-cpu (slow)' },
+      torch: { type: 'boolean', default: true, description: 'run PyTorch in a child Python process when one with torch is found' },
       seed: { type: 'number', default: 0, description: 'seed for data and weights' },
       out: { type: 'string', default: 'bench/results/train-step.json', description: "where to write the JSON result ('' for nowhere)" },
     },
@@ -526,7 +562,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const r = await runTrainStepBench({
     quick: args.quick, steps: args.steps, warmup: args.warmup, slowSteps: args.slowSteps,
     devices: args.devices?.split(',').map((s) => s.trim()).filter(Boolean), webgpu: args.webgpu, tfjs: args.tfjs, tfjsCpu: args.tfjsCpu,
-    seed: args.seed, resultsFile,
+    torch: args.torch, seed: args.seed, resultsFile,
   });
   console.log(resultsFile ? `written to ${resultsFile} (${r.seconds} s)` : `${r.seconds} s`);
   if (!r.lossesFall) process.exitCode = 1;

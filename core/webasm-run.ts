@@ -9,11 +9,14 @@
  *
  * `WebAsmFastPath` remembers each compiled entry under its own cheap signature after gpu.js made it, and
  * from then on does the same three steps itself: the very same compiled code runs on the very same
- * memory layout. Anything it does not understand (threads, random numbers, entries gpu.js has evicted,
+ * memory layout. Where the module calls Math.exp or Math.tanh (an import gpu.js calls per element, into
+ * JavaScript), it runs a second instance of the same compiled module with WebAssembly versions of those two
+ * linked in (core/wasm/math.ts): 3-4x faster exp-heavy kernels. Anything it does not understand (threads, random numbers, entries gpu.js has evicted,
  * another gpu.js version without these fields) goes through gpu.js's own `run()`. Pinned to gpu.js 2.24.1
  * (package.json); spec/webasm-run.spec.ts checks both paths agree and that the fast one is taken.
  */
 import type { KernelArg } from './kernel.js';
+import { wasmMath } from './wasm/math.js';
 
 interface ArrayRecord {
   index: number;
@@ -35,7 +38,12 @@ interface Entry {
   i32: Int32Array | null;
   run: ((start: number, end: number, seed: number) => void) | null;
   runSimd: ((start: number, end: number, seed: number) => void) | null;
+  module: WebAssembly.Module | null;
+  memory: WebAssembly.Memory | null;
+  /** Names of the Math functions the module imports as env.math_<name>. */
+  mathImports: string[];
 }
+type RunFn = (start: number, end: number, seed: number) => void;
 /** The inner gpu.js kernel object (`kernel.kernel`) as far as this file reads it. */
 export interface InnerWebAsmKernel {
   _active?: Entry | null;
@@ -48,6 +56,9 @@ interface Plan {
   entry: Entry;
   arrays: ArrayRecord[];
   scalars: ScalarRecord[];
+  /** The module's run functions: gpu.js's instance, or our own with WebAssembly exp/tanh linked in. */
+  run: RunFn;
+  runSimd: RunFn | null;
 }
 
 let enabled = process.env.TSGRAD_WEBASM_FASTPATH !== '0';
@@ -92,7 +103,11 @@ export class WebAsmFastPath {
     const out = slow();
     const e = inner._active;
     if (e && !e.shared && e.f32 && e.i32 && e.run && Object.keys(e.layout.constantArrays).length === 0 && !(out instanceof Promise)) {
-      this.plans.set(sig, { entry: e, arrays: Object.values(e.layout.arrays), scalars: Object.values(e.layout.scalars) });
+      const linked = relink(e);
+      const p: Plan = { entry: e, arrays: Object.values(e.layout.arrays), scalars: Object.values(e.layout.scalars), ...(linked ?? { run: e.run, runSimd: e.runSimd }) };
+      this.plans.set(sig, p);
+      // with our exp/tanh linked in, compute this first call the way every later one is (same bits each time)
+      if (linked && dispatch) return this.runPlan(p, args, dispatch, inner.componentCount ?? 1);
     }
     return out;
   }
@@ -108,7 +123,7 @@ export class WebAsmFastPath {
       else if (r.type === 'Boolean') i32[r.offset / 4] = v ? 1 : 0;
       else f32[r.offset / 4] = v;
     }
-    dispatch(e.run, e.runSimd, e.cells, e.sizeX, 0);
+    dispatch(plan.run, plan.runSimd, e.cells, e.sizeX, 0);
     const base = e.layout.outputOffset / 4;
     const out = new Float32Array(e.cells * components);
     out.set(f32.subarray(base, base + out.length));
@@ -118,4 +133,27 @@ export class WebAsmFastPath {
   clear(): void {
     this.plans.clear();
   }
+}
+
+let mathLinking = process.env.TSGRAD_WASM_MATH !== '0';
+
+/** Link WebAssembly exp/tanh into webasm kernels (default) or keep gpu.js's calls of Math.exp/Math.tanh. */
+export function setWasmMath(on: boolean): boolean {
+  const prev = mathLinking;
+  mathLinking = on;
+  return prev;
+}
+
+/**
+ * A second instance of the entry's compiled module over the same memory, whose env.math_exp and
+ * env.math_tanh imports are core/wasm/math.ts's WebAssembly functions instead of Math.exp and Math.tanh
+ * (the others stay Math's). Null when the module imports neither, or linking is off.
+ */
+function relink(e: Entry): { run: RunFn; runSimd: RunFn | null } | null {
+  const ours = wasmMath() as unknown as Record<string, unknown>;
+  if (!mathLinking || !e.module || !e.memory || !e.mathImports?.some((n) => n in ours)) return null;
+  const env: Record<string, unknown> = { memory: e.memory };
+  for (const n of e.mathImports) env[`math_${n}`] = ours[n] ?? (Math as unknown as Record<string, unknown>)[n];
+  const ex = new WebAssembly.Instance(e.module, { env: env as WebAssembly.ModuleImports }).exports;
+  return { run: ex.run as RunFn, runSimd: (ex.run_simd as RunFn | undefined) ?? null };
 }

@@ -3,14 +3,17 @@
  * - strided views: collapsing a view to fewer dims, and each copy kernel (2-4 dims with scalar arguments,
  *   the general 6-dim one) against plain indexing, on every CPU device;
  * - the webasm fast path (core/webasm-run.ts): it is taken once a kernel was compiled, and gives exactly
- *   what gpu.js's own run() gives.
+ *   what gpu.js's own run() gives; with WebAssembly exp/tanh linked in, the same to float32 rounding;
+ * - those exp and tanh (core/wasm/math.ts) against Math.exp and Math.tanh.
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { device, Generator, Tensor } from '../core/index.js';
 import { numel, stridesOf } from '../core/shape.js';
-import { fastPathStats, setWebAsmFastPath } from '../core/webasm-run.js';
+import { fastPathStats, setWasmMath, setWebAsmFastPath } from '../core/webasm-run.js';
+import { wasmMath } from '../core/wasm/math.js';
 import { collapseView, stridedView } from '../ops/shape.js';
+import { expectClose } from './helpers.js';
 
 /** Plain-JS reading of a view: what every copy kernel must give. */
 function readView(x: number[], shape: number[], strides: number[], offset: number): number[] {
@@ -73,20 +76,54 @@ for (const dev of ['reference', 'webasm', 'cpu']) {
 }
 
 describe('webasm fast path', () => {
-  afterEach(() => setWebAsmFastPath(true));
+  afterEach(() => {
+    setWebAsmFastPath(true);
+    setWasmMath(true);
+  });
 
-  it('is taken after the first call of a size and agrees with gpu.js run() exactly', () => {
+  const run = (on: { fast: boolean; math: boolean }) => {
+    setWebAsmFastPath(on.fast);
+    setWasmMath(on.math);
     const dev = device('webasm');
     const g = new Generator(3);
-    const a = Tensor.fromValues(Array.from({ length: 1000 }, () => g.normal()), [10, 100], dev);
+    const a = Tensor.fromValues(Array.from({ length: 1000 }, () => 3 * g.normal()), [10, 100], dev);
     const b = Tensor.fromValues(Array.from({ length: 100 }, () => g.normal()), [100], dev);
-    setWebAsmFastPath(false);
-    const slow = [a.mul(b), a.gelu(), a.sum(-1), a.softmax(-1)].map((t) => Array.from(t.dataSync()));
-    setWebAsmFastPath(true);
-    a.mul(b); // compiles (or finds) this size's module and remembers it
+    return [a.mul(b), a.gelu(), a.sum(-1), a.softmax(-1), a.exp(), a.tanh()].map((t) => Array.from(t.dataSync()));
+  };
+
+  it('is taken after the first call of a size and agrees with gpu.js run() exactly (Math.exp and Math.tanh kept)', () => {
+    const slow = run({ fast: false, math: false });
+    run({ fast: true, math: false }); // compiles (or finds) this size's modules and remembers them
     const before = fastPathStats.fast;
-    const fast = [a.mul(b), a.gelu(), a.sum(-1), a.softmax(-1)].map((t) => Array.from(t.dataSync()));
+    const fast = run({ fast: true, math: false });
     expect(fastPathStats.fast).toBeGreaterThan(before);
     expect(fast).toEqual(slow);
+  });
+
+  it('with WebAssembly exp and tanh linked in, agrees with gpu.js run() to float32 rounding, and is the same every call', () => {
+    const slow = run({ fast: false, math: false });
+    const first = run({ fast: true, math: true });
+    const again = run({ fast: true, math: true });
+    expect(again).toEqual(first);
+    first.forEach((xs, k) => expectClose(xs, slow[k], { atol: 1e-30, rtol: 4e-7 }, `kernel ${k}`));
+  });
+});
+
+describe('WebAssembly exp and tanh (core/wasm/math.ts)', () => {
+  it('equal Math.exp and Math.tanh rounded to float32 within one unit in the last place, specials included', () => {
+    const m = wasmMath();
+    const f = Math.fround;
+    const g = new Generator(9);
+    const xs = [0, -0, 1e-30, -1e-5, 1e-4, -2e-4, 0.17, -0.18, 0.5, 8.9, 9.1, -30, 88.7, 88.8, -87, -103, -104, -Infinity, Infinity, NaN];
+    for (let i = 0; i < 100_000; i++) xs.push(f((g.random() - 0.5) * (i % 2 ? 200 : 12)));
+    for (const x0 of xs) {
+      const x = f(x0);
+      const [e, we] = [m.exp(x), f(Math.exp(x))];
+      const [t, wt] = [m.tanh(x), f(Math.tanh(x))];
+      // one float32 ulp of the expected value (denormals: one denormal step)
+      const ulp = (v: number) => Math.max(Math.abs(v) * 2 ** -23, 2 ** -149);
+      if (!(Object.is(e, we) || Math.abs(e - we) <= ulp(we))) throw new Error(`exp(${x}) = ${e}, Math.exp gives ${we}`);
+      if (!(Object.is(t, wt) || Math.abs(t - wt) <= ulp(wt))) throw new Error(`tanh(${x}) = ${t}, Math.tanh gives ${wt}`);
+    }
   });
 });

@@ -7,12 +7,12 @@
  * @example
  * const f = new FuncBuilder(['i32', 'i32'], ['i32']);
  * f.localGet(0).localGet(1).op(OP.i32Add);
- * const inst = instantiate([{ name: 'add', fn: f }]);
- * inst.exports.add(2, 3); // 5
+ * const inst = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes([{ name: 'add', fn: f }], false)));
+ * (inst.exports.add as (a: number, b: number) => number)(2, 3); // 5
  */
 
-export type ValType = 'i32' | 'f32' | 'v128';
-const VALTYPE: Record<ValType, number> = { i32: 0x7f, f32: 0x7d, v128: 0x7b };
+export type ValType = 'i32' | 'i64' | 'f32' | 'f64' | 'v128';
+const VALTYPE: Record<ValType, number> = { i32: 0x7f, i64: 0x7e, f32: 0x7d, f64: 0x7c, v128: 0x7b };
 
 /** One-byte opcodes used here. */
 export const OP = {
@@ -27,6 +27,28 @@ export const OP = {
   i32Add: 0x6a,
   i32Sub: 0x6b,
   i32Mul: 0x6c,
+  if: 0x04,
+  else: 0x05,
+  return: 0x0f,
+  call: 0x10,
+  f64Lt: 0x63,
+  f64Gt: 0x64,
+  i64Add: 0x7c,
+  i64Shl: 0x86,
+  f64Abs: 0x99,
+  f64Neg: 0x9a,
+  f64Nearest: 0x9e,
+  f64Add: 0xa0,
+  f64Sub: 0xa1,
+  f64Mul: 0xa2,
+  f64Div: 0xa3,
+  f64Min: 0xa4,
+  f64Max: 0xa5,
+  f64Copysign: 0xa6,
+  i64TruncF64S: 0xb0,
+  f32DemoteF64: 0xb6,
+  f64PromoteF32: 0xbb,
+  f64ReinterpretI64: 0xbf,
 } as const;
 
 /** SIMD opcodes (after the 0xfd prefix). */
@@ -99,6 +121,16 @@ export class FuncBuilder {
   i32Const(v: number): this {
     return this.op(0x41, ...sleb(v | 0));
   }
+  i64Const(v: number): this {
+    return this.op(0x42, ...sleb(v));
+  }
+  f64Const(v: number): this {
+    return this.op(0x44, ...new Uint8Array(Float64Array.of(v).buffer));
+  }
+  /** `if` with no result; close it with `op(OP.end)`. */
+  ifThen(): this {
+    return this.op(OP.if, 0x40);
+  }
   /** local[i] += v (i32). */
   i32AddTo(i: number, v: number): this {
     return this.localGet(i).i32Const(v).op(OP.i32Add).localSet(i);
@@ -135,11 +167,14 @@ function section(id: number, payload: number[]): number[] {
   return [id, ...uleb(payload.length), ...payload];
 }
 
-/** The bytes of a module importing `env.memory` (shared when asked) and exporting `fns`. */
-export function moduleBytes(fns: { name: string; fn: FuncBuilder }[], memory: { shared?: boolean; maxPages?: number } = {}): Uint8Array<ArrayBuffer> {
+/**
+ * The bytes of a module exporting `fns` (function i is index i, for `call`), importing `env.memory` unless
+ * `memory` is false (shared when asked).
+ */
+export function moduleBytes(fns: { name: string; fn: FuncBuilder }[], memory: { shared?: boolean; maxPages?: number } | false = {}): Uint8Array<ArrayBuffer> {
   const types = fns.map(({ fn }) => [0x60, ...vec(fn.params.map((t) => [VALTYPE[t]])), ...vec(fn.results.map((t) => [VALTYPE[t]]))]);
-  const limits = memory.shared ? [0x03, ...uleb(1), ...uleb(memory.maxPages ?? 65536)] : [0x00, ...uleb(1)];
-  const imports = vec([[...name('env'), ...name('memory'), 0x02, ...limits]]);
+  const limits = memory && memory.shared ? [0x03, ...uleb(1), ...uleb(memory.maxPages ?? 65536)] : [0x00, ...uleb(1)];
+  const imports = vec(memory ? [[...name('env'), ...name('memory'), 0x02, ...limits]] : []);
   const funcs = vec(fns.map((_, i) => uleb(i)));
   const exports = vec(fns.map(({ name: n }, i) => [...name(n), 0x00, ...uleb(i)]));
   const code = vec(fns.map(({ fn }) => fn.encode()));
