@@ -187,12 +187,14 @@ for (const dev of ['webasm', 'cpu']) {
       });
     }
 
-    it('wasm: sizes past one 4x8 tile and one unrolled k step, K = 0', async () => {
+    it('wasm: sizes past one 4x8 tile and one unrolled k step, padded A rows, K = 0', async () => {
       setMatmulKernel('wasm');
       const big: Case[] = [
         { M: 70, N: 37, K: 130, tA: false, tB: false, batchA: [], batchB: [], seed: 11 },
         { M: 9, N: 66, K: 3, tA: true, tB: true, batchA: [3], batchB: [3], seed: 12 },
         { M: 64, N: 64, K: 16, tA: false, tB: true, batchA: [2, 2], batchB: [2, 2], seed: 13 },
+        { M: 9, N: 10, K: 256, tA: false, tB: false, batchA: [2], batchB: [], seed: 14 }, // A rows padded (lda = K + 4)
+        { M: 6, N: 9, K: 512, tA: true, tB: false, batchA: [], batchB: [], seed: 15 },
       ];
       for (const c of big) await agrees(dev, c);
       const z = matmul(tensor(new Array<number>(0), [3, 0]).to(dev), tensor(new Array<number>(0), [0, 5]).to(dev));
