@@ -13,7 +13,9 @@
  *   load-and-splat reads of A (one per row) feed 8 multiplies and 8 adds. k is unrolled by UNROLL with
  *   constant offsets, so the inner loop has no index arithmetic beyond pointer bumps.
  * - unpack: C ([Mp][Np]) rows are copied out without the padding.
- * Packing is O(MK + KN + MN) against O(MNK) of compute.
+ * Packing is O(MK + KN + MN) against O(MNK) of compute. All products of a call are packed first, then
+ * computed, then unpacked. One thread: a second one (a worker over shared memory taking half the kernel
+ * calls) made 512^3 1.6x faster but the tiny-GPT training step 10-25% slower on 2 cores, so it was left out.
  */
 import { FuncBuilder, moduleBytes, OP, SIMD } from './builder.js';
 
@@ -104,16 +106,26 @@ export interface Strided {
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
+/** Where one product's packed operands and result sit in memory (float offsets) and its sizes. */
+interface Region {
+  bat: number;
+  rows: number;
+  /** Output offset of its first row. */
+  at: number;
+  aOff: number;
+  bOff: number;
+  cOff: number;
+}
+
 /** One instance of the micro-kernel with its own memory. */
 export class WasmGemm {
-  private memory = new WebAssembly.Memory({ initial: 1 });
+  private readonly memory = new WebAssembly.Memory({ initial: 1 });
   private f32 = new Float32Array(this.memory.buffer);
-  private gemm: (A: number, B: number, C: number, MB: number, NP: number, Kp: number, lda: number) => void;
+  private readonly gemm: (A: number, B: number, C: number, MB: number, NP: number, Kp: number, lda: number) => void;
 
   constructor() {
     const mod = new WebAssembly.Module(moduleBytes([{ name: 'gemm', fn: gemmFunction() }]));
-    const inst = new WebAssembly.Instance(mod, { env: { memory: this.memory } });
-    this.gemm = inst.exports.gemm as WasmGemm['gemm'];
+    this.gemm = new WebAssembly.Instance(mod, { env: { memory: this.memory } }).exports.gemm as WasmGemm['gemm'];
   }
 
   private ensure(floats: number): void {
@@ -135,56 +147,61 @@ export class WasmGemm {
   run(a: Strided, b: Strided, nb: number, M: number, N: number, K: number): Float32Array {
     const out = new Float32Array(nb * M * N);
     if (out.length === 0 || K === 0) return out; // an empty sum is 0
-    if (b.sb === 0) {
-      this.product(a, b, 0, M, nb * M, N, K, out, 0);
-    } else {
-      for (let bat = 0; bat < nb; bat++) this.product(a, b, bat, M, M, N, K, out, bat * M * N);
-    }
-    return out;
-  }
-
-  /** One product of `rows` rows of op(A) (row r is batch bat + floor(r / M), row r % M) times op(B) of batch bat. */
-  private product(a: Strided, b: Strided, bat: number, M: number, rows: number, N: number, K: number, out: Float32Array, at: number): void {
-    const Mp = roundUp(rows, 4);
+    const products = b.sb === 0 ? [{ bat: 0, rows: nb * M, at: 0 }] : Array.from({ length: nb }, (_, bat) => ({ bat, rows: M, at: bat * M * N }));
+    const Mp = roundUp(products[0].rows, 4);
     const Np = roundUp(N, 8);
     const Kp = roundUp(K, UNROLL);
     // A's row stride: Kp, plus 4 floats when that is a multiple of 256 floats (1 KiB), so that the 4 rows
     // read together do not fall into the same L1 cache sets (measured: 1024^3 ran at 17 instead of 25 GFLOP/s)
     const lda = Kp % 256 === 0 ? Kp + 4 : Kp;
-    const aOff = 0;
-    const bOff = Mp * lda;
-    const cOff = bOff + Np * Kp;
-    this.ensure(cOff + Mp * Np);
+    const size = Mp * lda + Np * Kp + Mp * Np;
+    this.ensure(products.length * size);
+    const regions: Region[] = products.map((p, i) => ({ ...p, aOff: i * size, bOff: i * size + Mp * lda, cOff: i * size + Mp * lda + Np * Kp }));
+    for (const r of regions) {
+      this.packA(a, r, M, K, lda, Mp);
+      this.packB(b, r, N, K, Kp, Np);
+    }
+    for (const r of regions) this.gemm(r.aOff * 4, r.bOff * 4, r.cOff * 4, Mp / 4, Np / 8, Kp, lda * 4);
     const m = this.f32;
-    // A -> [Mp][lda], row-major, zero-padded
+    for (const r of regions) {
+      if (Np === N) out.set(m.subarray(r.cOff, r.cOff + r.rows * N), r.at);
+      else for (let i = 0; i < r.rows; i++) out.set(m.subarray(r.cOff + i * Np, r.cOff + i * Np + N), r.at + i * N);
+    }
+    return out;
+  }
+
+  /** op(A) of region r -> [Mp][lda], row-major, zero-padded (row i is batch bat + floor(i / M), row i % M). */
+  private packA(a: Strided, r: Region, M: number, K: number, lda: number, Mp: number): void {
+    const m = this.f32;
     const ad = a.data;
-    const src0 = bat * a.sb;
-    if (a.sk === 1 && a.si === K && lda === K && (rows <= M || a.sb === M * K)) {
-      m.set(ad.subarray(src0, src0 + rows * K), aOff); // the rows are one block already
+    const src0 = r.bat * a.sb;
+    if (a.sk === 1 && a.si === K && lda === K && (r.rows <= M || a.sb === M * K)) {
+      m.set(ad.subarray(src0, src0 + r.rows * K), r.aOff); // the rows are one block already
     } else {
       const sk = a.sk;
-      for (let r = 0; r < rows; r++) {
-        const dst = aOff + r * lda;
-        const src = src0 + Math.floor(r / M) * a.sb + (r % M) * a.si;
+      for (let i = 0; i < r.rows; i++) {
+        const dst = r.aOff + i * lda;
+        const src = src0 + Math.floor(i / M) * a.sb + (i % M) * a.si;
         if (sk === 1 && K >= 32) m.set(ad.subarray(src, src + K), dst);
         else for (let k = 0; k < K; k++) m[dst + k] = ad[src + k * sk];
         if (lda > K) m.fill(0, dst + K, dst + lda);
       }
     }
-    m.fill(0, aOff + rows * lda, aOff + Mp * lda);
-    // B -> [Np/8][Kp][8]   (b.si is the stride along k, b.sk along j)
+    m.fill(0, r.aOff + r.rows * lda, r.aOff + Mp * lda);
+  }
+
+  /** op(B) of region r -> [Np/8][Kp][8] (b.si is the stride along k, b.sk along j); padding 0. */
+  private packB(b: Strided, r: Region, N: number, K: number, Kp: number, Np: number): void {
+    const m = this.f32;
     const bd = b.data;
-    const bBase = bat * b.sb;
+    const base = r.bat * b.sb;
     const [sk, sj] = [b.si, b.sk];
-    m.fill(0, bOff, cOff); // the padding (k >= K, j >= N) stays 0
+    m.fill(0, r.bOff, r.bOff + Np * Kp);
     for (let j = 0; j < N; j++) {
-      const dst = bOff + (j >> 3) * Kp * 8 + (j & 7);
-      const src = bBase + j * sj;
+      const dst = r.bOff + (j >> 3) * Kp * 8 + (j & 7);
+      const src = base + j * sj;
       for (let k = 0; k < K; k++) m[dst + 8 * k] = bd[src + k * sk];
     }
-    this.gemm(aOff * 4, bOff * 4, cOff * 4, Mp / 4, Np / 8, Kp, lda * 4);
-    if (Np === N) out.set(m.subarray(cOff, cOff + rows * N), at);
-    else for (let i = 0; i < rows; i++) out.set(m.subarray(cOff + i * Np, cOff + i * Np + N), at + i * N);
   }
 }
 
@@ -195,3 +212,4 @@ export function wasmGemm(): WasmGemm {
   shared ??= new WasmGemm();
   return shared;
 }
+
