@@ -6,7 +6,7 @@
  *   npm run bench -- --quick       fewer sizes and steps (about 3 minutes)
  *   npm run bench -- --profile     also the per-kernel profile of one training step
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { destroyDevices, getDevice } from '../core/index.js';
@@ -56,8 +56,10 @@ sections.push(trainStepMarkdown(ts, { heading: 'Tiny-GPT training step vs Tensor
 
 if (withProfile) {
   console.log('\n== profile of one training step ==');
-  const p = await runProfile({ steps: 2 });
+  const p = await runProfile({ steps: 3 });
   sections.push(p.markdown);
+  // the same profile before the speed work, measured then and kept in bench/profile-before.md
+  sections.push(readFileSync(fileURLToPath(new URL('./profile-before.md', import.meta.url)), 'utf8').trim());
 }
 
 const md = [

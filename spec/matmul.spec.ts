@@ -92,12 +92,11 @@ const cases = fc.record({
   seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
 }).map(({ batch, ...r }): Case => ({ ...r, batchA: batch[0], batchB: batch[1] }));
 
-/** Count the device's runGrid calls, so a test can tell that the fast path really ran. */
-function countGridCalls(dev: string): { calls: number } {
-  const d = device(dev);
+/** Count calls of `obj[key]` (a device's runGrid, the micro-kernel's run), so a test can tell which kernel ran. */
+function countCalls<K extends string, T extends Record<K, (...args: never[]) => unknown>>(obj: T, key: K): { calls: number } {
   const counter = { calls: 0 };
-  const inner = d.runGrid.bind(d);
-  d.runGrid = (...args: Parameters<typeof inner>) => {
+  const inner = obj[key].bind(obj) as (...args: unknown[]) => unknown;
+  (obj as Record<K, unknown>)[key] = (...args: unknown[]) => {
     counter.calls++;
     return inner(...args);
   };
@@ -143,25 +142,13 @@ describe('matmulRows4 as plain JavaScript (ReferenceDevice.runGrid)', () => {
   });
 });
 
-/** Count calls of the WebAssembly micro-kernel, so a test can tell that it really ran. */
-function countWasmCalls(): { calls: number } {
-  const g = wasmGemm();
-  const counter = { calls: 0 };
-  const inner = g.run.bind(g);
-  g.run = (...args: Parameters<typeof inner>) => {
-    counter.calls++;
-    return inner(...args);
-  };
-  return counter;
-}
-
 for (const dev of ['webasm', 'cpu']) {
   describe(`matmul on ${dev} agrees with the float64 reference`, () => {
     let grid = { calls: 0 };
     let wasm = { calls: 0 };
     beforeAll(() => {
-      grid = countGridCalls(dev);
-      wasm = countWasmCalls();
+      grid = countCalls(device(dev), 'runGrid');
+      wasm = countCalls(wasmGemm(), 'run');
     });
     afterAll(() => {
       setMatmulKernel('auto');
@@ -237,7 +224,7 @@ describe('matmul on webgpu (fast path) agrees with the float64 reference', () =>
   });
   it('edge shapes', async (ctx) => {
     if (!gpu.ok) ctx.skip();
-    const counter = countGridCalls('webgpu');
+    const counter = countCalls(device('webgpu'), 'runGrid');
     for (const c of edgeCases.slice(0, 3)) await agrees('webgpu', c);
     expect(counter.calls).toBe(9);
   });
