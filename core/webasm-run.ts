@@ -4,16 +4,17 @@
  * gpu.js (webasm) compiles one module per kernel and size signature and keeps it in `kernel._active`
  * ({ layout, cells, f32, i32, run, runSimd }). Its `run()` then copies the arguments in, runs, and copies
  * the output out with `Float32Array.prototype.slice` on the module's memory, which V8 does slowly (0.74 ms
- * per MiB measured, against 0.1 ms for allocate-and-set), plus bookkeeping: 1.9 ms per call for an add of
- * 262,144 elements, of which the WebAssembly itself is 0.4 ms (.scratch measurements, this machine).
+ * per MiB, against 0.1 ms for allocate-and-set), plus bookkeeping. Measured here for an add of 262,144
+ * elements: 1.9 ms per call through gpu.js, of which the WebAssembly itself is 0.4 ms.
  *
  * `WebAsmFastPath` remembers each compiled entry under its own cheap signature after gpu.js made it, and
  * from then on does the same three steps itself: the very same compiled code runs on the very same
  * memory layout. Where the module calls Math.exp or Math.tanh (an import gpu.js calls per element, into
  * JavaScript), it runs a second instance of the same compiled module with WebAssembly versions of those two
- * linked in (core/wasm/math.ts): 3-4x faster exp-heavy kernels. Anything it does not understand (threads, random numbers, entries gpu.js has evicted,
- * another gpu.js version without these fields) goes through gpu.js's own `run()`. Pinned to gpu.js 2.24.1
- * (package.json); spec/webasm-run.spec.ts checks both paths agree and that the fast one is taken.
+ * linked in (core/wasm/math.ts): exp-heavy kernels ran 2-3x faster. Anything it does not understand
+ * (threads, random numbers, constant arrays, entries gpu.js has evicted, a gpu.js version without these
+ * fields) goes through gpu.js's own `run()`. Pinned to gpu.js 2.24.1 (package.json); spec/kernels.spec.ts
+ * checks that the fast path is taken and agrees with gpu.js's run().
  */
 import type { KernelArg } from './kernel.js';
 import { wasmMath } from './wasm/math.js';
@@ -73,7 +74,11 @@ export function setWebAsmFastPath(on: boolean): boolean {
 /** Calls that took the fast path, for tests. */
 export const fastPathStats = { fast: 0, slow: 0 };
 
+/** Plans kept per kernel, as many as gpu.js keeps modules (moduleCacheLimit, core/backends.ts). */
+const MAX_PLANS = 64;
+
 export class WebAsmFastPath {
+  /** By signature, least recently added first. */
   private plans = new Map<string, Plan>();
 
   /** Output dims and array lengths: what gpu.js's size signature is made of, for flat arrays. */
@@ -99,6 +104,7 @@ export class WebAsmFastPath {
       fastPathStats.fast++;
       return this.runPlan(plan, args, dispatch, inner.componentCount ?? 1);
     }
+    if (plan) this.plans.delete(sig); // gpu.js evicted its module: drop our instance of it too
     fastPathStats.slow++;
     const out = slow();
     const e = inner._active;
@@ -106,6 +112,7 @@ export class WebAsmFastPath {
       const linked = relink(e);
       const p: Plan = { entry: e, arrays: Object.values(e.layout.arrays), scalars: Object.values(e.layout.scalars), ...(linked ?? { run: e.run, runSimd: e.runSimd }) };
       this.plans.set(sig, p);
+      if (this.plans.size > MAX_PLANS) this.plans.delete(this.plans.keys().next().value!);
       // with our exp/tanh linked in, compute this first call the way every later one is (same bits each time)
       if (linked && dispatch) return this.runPlan(p, args, dispatch, inner.componentCount ?? 1);
     }

@@ -1,8 +1,8 @@
 /**
  * The matmul micro-kernel for CPU devices: WebAssembly SIMD generated from this file (no toolchain, no
  * binary blob), used by `matmul` on the `webasm` device. gpu.js's code generator caps its matmul kernels at
- * ~3-5 GFLOP/s (every thread-indexed read is a 4-lane gather, every index a float); this one reaches
- * 10+ on one core (bench/matmul.ts). The gpu.js kernels stay: they are what it is tested against
+ * ~3-5 GFLOP/s (every thread-indexed read is a 4-lane gather, every index a float); this one ran at
+ * 20-28 GFLOP/s on one core of a 2-core EPYC from 256^3 to 1024^3 (bench/matmul.ts). The gpu.js kernels stay: they are what it is tested against
  * (spec/matmul.spec.ts), and what the other devices run.
  *
  * How it works (the classic BLIS/XNNPACK scheme, small):

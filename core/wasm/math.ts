@@ -2,8 +2,9 @@
  * exp and tanh as WebAssembly functions, for gpu.js's webasm kernels (core/webasm-run.ts links them in).
  *
  * gpu.js compiles `Math.exp(x)` in a kernel to a call of an imported JavaScript function, per element, per
- * SIMD lane: a WebAssembly -> JavaScript transition of ~25 ns that made exp and tanh the costliest kernels
- * of a training step after matmul. The same calls to these functions stay inside WebAssembly (~2-3 ns).
+ * SIMD lane: a WebAssembly -> JavaScript transition that made exp and tanh the costliest kernels of a
+ * training step after matmul. Calls of these functions stay inside WebAssembly; measured over 262,144
+ * elements on webasm: tanh 8.8 -> 4.5 ms, exp 6.2 -> 3.7 ms, gelu 9.1 -> 4.2 ms.
  *
  * They compute in float64 and round once to float32, so they agree with Math.exp / Math.tanh rounded to
  * float32 except, rarely, in the last bit (spec/kernels.spec.ts checks them against Math over a sweep):
