@@ -47,12 +47,13 @@ writeFileSync(results('elementwise.json'), JSON.stringify(ew, null, 2) + '\n');
 sections.push(
   '## Elementwise (1M elements, median ms)\n\n| device | op | ms | M elements/s |\n|---|---|---:|---:|\n' +
     ew.map((r) => `| ${r.device} | ${r.op} | ${r.ms.toFixed(2)} | ${r.melemPerSec.toFixed(0)} |`).join('\n') +
-    '\n\nOn webasm, tanh (and exp, log, sin, cos, atan2, pow) calls into JS per element; add stays in WebAssembly SIMD.',
+    '\n\nOn webasm, tanh and exp run as WebAssembly functions linked into the kernel (core/wasm/math.ts); log (and sin, cos, ' +
+    'atan2, pow) still call into JavaScript per element; add stays in WebAssembly SIMD. Median after a warm-up of at least 300 ms.',
 );
 
 console.log('\n== tiny-GPT training step: tsgrad vs TensorFlow.js ==');
 const ts = await runTrainStepBench({ quick, resultsFile: results('train-step.json') });
-sections.push(trainStepMarkdown(ts, { heading: 'Tiny-GPT training step vs TensorFlow.js (interleaved, same process)', command }));
+sections.push(trainStepMarkdown(ts, { heading: 'Tiny-GPT training step vs TensorFlow.js and PyTorch (interleaved)', command }));
 
 if (withProfile) {
   console.log('\n== profile of one training step ==');

@@ -31,7 +31,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { destroyDevices, getDevice, probeWebGpu, setDevice, setThreads, Tensor, type Device } from '../core/index.js';
+import { destroyDevices, getDevice, probeWebGpu, setDevice, Tensor, type Device } from '../core/index.js';
 import * as nn from '../nn/index.js';
 import { CliError, parseCli } from '../experiments/report/cli.js';
 import { fmt, markdownTable } from '../experiments/report/markdown.js';
@@ -160,12 +160,6 @@ interface Engine {
   /** Measured [wall ms, cpu ms] by round. */
   byRound: Map<number, [number, number]>;
   error?: string;
-}
-
-function threadsOn(): boolean {
-  const prev = setThreads(true); // read the setting: set, then put back
-  setThreads(prev);
-  return prev;
 }
 
 const KIND: Record<string, string> = {
@@ -319,7 +313,7 @@ export async function runTrainStepBench(opts: TrainStepOpts = {}): Promise<Train
       engines.push({
         name: `tsgrad/${dev.name}`, library: 'tsgrad', device: dev.name, detail:
           `${why.get(dev.name) ?? ''}; ${KIND[dev.name] ?? 'gpu.js'}` +
-          (dev.name === 'webasm' ? (threadsOn() ? ' (big matmuls on a WebAssembly worker pool; TSGRAD_THREADS=0 for one thread)' : ', one thread') : ''),
+          (dev.name === 'webasm' ? ', exp/tanh as WebAssembly functions, matmul by the WebAssembly SIMD micro-kernel; one thread' : ''),
         ...e,
         warmup: main ? warmup : slowWarmup, steps: main ? steps : slowSteps, ms: [], cpuMs: [], losses: [], byRound: new Map(), rounds: new Set(),
       });
@@ -507,7 +501,7 @@ export function trainStepMarkdown(r: TrainStepResult, opts: { heading?: string; 
     `Tiny GPT (vocab ${w.vocabSize}, context ${w.contextLength}, d_model ${w.dModel}, ${w.nHeads} heads, ${w.nLayers} pre-LayerNorm blocks, ` +
       `MLP 4x tanh-GELU, learned positions, untied head; ${r.engines[0]?.parameters.toLocaleString('en-US') ?? '?'} parameters), batch ${w.batchSize} ` +
       `(${w.tokensPerStep.toLocaleString('en-US')} tokens per step), Adam lr ${w.lr}; ${w.data}. One step = host token ids to the loss on the host ` +
-      '(input tensors, forward, backward, optimizer, loss readback). Engines run interleaved in one process; median over the measured steps.',
+      '(input tensors, forward, backward, optimizer, loss readback). Engines run interleaved (PyTorch in a child process, stepped in the same rounds); median over the measured steps.',
     '',
     trainStepTable(r),
     '',
