@@ -129,6 +129,7 @@ export class GpuJsDevice implements Device {
       );
     }
     if (n === 0) return new Float32Array(0);
+    args = withoutEmptyArrays(args);
     const k = this.kernelFor(spec);
     const r = k.fast ? k.fast.run(k.kernel, [n], args, () => (k.setOutput([n]), k(...args))) : (k.setOutput([n]), k(...args));
     if (r instanceof Promise) return this.track(r.then((v) => asFlat(spec.name, v, n)));
@@ -141,6 +142,7 @@ export class GpuJsDevice implements Device {
       throw new Error(`${spec.name}: grid output of ${n} values exceeds 2^24, where gpu.js's float32 index arithmetic stops being exact`);
     }
     if (cells === 0) return new Float32Array(0);
+    args = withoutEmptyArrays(args);
     const threads = threadsAllowed && this.name === 'webasm' && (opts.threads ?? false);
     const k = this.kernelFor(spec, { components: spec.components, threads });
     const call = () => (k.setOutput([...grid]), k(...args));
@@ -166,6 +168,14 @@ export class GpuJsDevice implements Device {
       if (ctx) await ctx.destroy();
     }
   }
+}
+
+/**
+ * gpu.js cannot take a zero-length array argument (it reads element 0 to find the array's shape). A kernel
+ * never reads an empty array (it has no valid index; e.g. a sum over an empty dim), so one zero stands in.
+ */
+function withoutEmptyArrays(args: KernelArg[]): KernelArg[] {
+  return args.some((a) => typeof a !== 'number' && a.length === 0) ? args.map((a) => (typeof a !== 'number' && a.length === 0 ? new Float32Array(1) : a)) : args;
 }
 
 /** A gpu.js Array(n) grid result as one flat Float32Array: as is when already flat, else copied from [z][y][x]. */

@@ -4,11 +4,12 @@
  *   the general 6-dim one) against plain indexing, on every CPU device;
  * - the webasm fast path (core/webasm-run.ts): it is taken once a kernel was compiled, and gives exactly
  *   what gpu.js's own run() gives; with WebAssembly exp/tanh linked in, the same to float32 rounding;
- * - those exp and tanh (core/wasm/math.ts) against Math.exp and Math.tanh.
+ * - those exp and tanh (core/wasm/math.ts) against Math.exp and Math.tanh;
+ * - empty tensors on gpu.js devices.
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { device, Generator, Tensor } from '../core/index.js';
+import { device, Generator, layerNorm, Tensor } from '../core/index.js';
 import { numel, stridesOf } from '../core/shape.js';
 import { fastPathStats, setWasmMath, setWebAsmFastPath } from '../core/webasm-run.js';
 import { wasmMath } from '../core/wasm/math.js';
@@ -74,6 +75,23 @@ for (const dev of ['reference', 'webasm', 'cpu']) {
     });
   });
 }
+
+describe('empty tensors', () => {
+  for (const dev of ['reference', 'webasm', 'cpu']) {
+    it(`reduce to 0 and pass gradients through on ${dev} (gpu.js takes no zero-length array; a stand-in does)`, () => {
+      const d = device(dev);
+      const x = Tensor.fromValues([], [0, 4], d).requiresGrad_();
+      const w = Tensor.fromValues([1, 2, 3, 4], [4], d).requiresGrad_();
+      expect(Array.from(x.sum().dataSync())).toEqual([0]);
+      expect(Array.from(x.sum(0).dataSync())).toEqual([0, 0, 0, 0]);
+      const y = layerNorm(x, w, null);
+      y.sum().backward();
+      expect(y.shape).toEqual([0, 4]);
+      expect(x.grad!.shape).toEqual([0, 4]);
+      expect(Array.from(w.grad!.dataSync())).toEqual([0, 0, 0, 0]);
+    });
+  }
+});
 
 describe('webasm fast path', () => {
   afterEach(() => {
