@@ -3,8 +3,8 @@
  *
  * A step computes each parameter's new value (SGD: tensor ops; AdamW: three fused kernels) under noGrad,
  * then swaps it into the parameter's storage (`p._data = next._data`): the Tensor object stays the same, so
- * modules keep their links. Optimizer state (moments, step counts) is kept per parameter under its name (or index), so
- * `stateDict()` / `loadStateDict()` resume a run exactly.
+ * modules keep their links. Optimizer state (moments, step counts) is kept per parameter under its name
+ * (or index), so `stateDict()` / `loadStateDict()` resume a run exactly.
  *
  * @example
  * const opt = new AdamW(model.namedParameters(), { lr: 3e-4, weightDecay: 0.1 });

@@ -21,16 +21,14 @@ export const OP = {
   end: 0x0b,
   br: 0x0c,
   brIf: 0x0d,
-  i32Eqz: 0x45,
-  i32LtU: 0x49,
   i32GeU: 0x4f,
   i32Add: 0x6a,
-  i32Sub: 0x6b,
   i32Mul: 0x6c,
   if: 0x04,
   else: 0x05,
   return: 0x0f,
   call: 0x10,
+  f64Ne: 0x62,
   f64Lt: 0x63,
   f64Gt: 0x64,
   i64Add: 0x7c,
@@ -168,13 +166,12 @@ function section(id: number, payload: number[]): number[] {
 }
 
 /**
- * The bytes of a module exporting `fns` (function i is index i, for `call`), importing `env.memory` unless
- * `memory` is false (shared when asked).
+ * The bytes of a module exporting `fns` (function i is index i, for `call`), importing `env.memory` (at least
+ * one page) unless `memory` is false.
  */
-export function moduleBytes(fns: { name: string; fn: FuncBuilder }[], memory: { shared?: boolean; maxPages?: number } | false = {}): Uint8Array<ArrayBuffer> {
+export function moduleBytes(fns: { name: string; fn: FuncBuilder }[], memory = true): Uint8Array<ArrayBuffer> {
   const types = fns.map(({ fn }) => [0x60, ...vec(fn.params.map((t) => [VALTYPE[t]])), ...vec(fn.results.map((t) => [VALTYPE[t]]))]);
-  const limits = memory && memory.shared ? [0x03, ...uleb(1), ...uleb(memory.maxPages ?? 65536)] : [0x00, ...uleb(1)];
-  const imports = vec(memory ? [[...name('env'), ...name('memory'), 0x02, ...limits]] : []);
+  const imports = vec(memory ? [[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]] : []);
   const funcs = vec(fns.map((_, i) => uleb(i)));
   const exports = vec(fns.map(({ name: n }, i) => [...name(n), 0x00, ...uleb(i)]));
   const code = vec(fns.map(({ fn }) => fn.encode()));

@@ -2,8 +2,8 @@
  * The matmul micro-kernel for CPU devices: WebAssembly SIMD generated from this file (no toolchain, no
  * binary blob), used by `matmul` on the `webasm` device. gpu.js's code generator caps its matmul kernels at
  * ~3-5 GFLOP/s (every thread-indexed read is a 4-lane gather, every index a float); this one ran at
- * 20-28 GFLOP/s on one core of a 2-core EPYC from 256^3 to 1024^3 (bench/matmul.ts). The gpu.js kernels stay: they are what it is tested against
- * (spec/matmul.spec.ts), and what the other devices run.
+ * 20-28 GFLOP/s on one core of a 2-core EPYC from 256^3 to 1024^3 (bench/matmul.ts). The gpu.js kernels
+ * stay: they are what it is tested against (spec/matmul.spec.ts), and what the other devices run.
  *
  * How it works (the classic BLIS/XNNPACK scheme, small):
  * - pack: op(A) is copied row-major ([Mp][lda]; contiguous rows as one block copy); op(B) into panels
@@ -28,12 +28,11 @@ const PAGE = 65536;
  */
 function gemmFunction(): FuncBuilder {
   const f = new FuncBuilder(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
-  const [A, B, C, MB, NP, Kp, LDA] = [0, 1, 2, 3, 4, 5, 6];
+  const [A, B, C, MB, NP, Kp, lda] = [0, 1, 2, 3, 4, 5, 6];
   const bPanel = f.local('i32');
   const bEnd = f.local('i32');
   const cCol = f.local('i32');
   const ldc = f.local('i32');
-  const lda = LDA;
   const rb = f.local('i32');
   const rowA = f.local('i32');
   const pa = [f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32')];

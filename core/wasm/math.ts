@@ -53,7 +53,7 @@ function exp64(): FuncBuilder {
   const r2 = f.local('f64');
   const r4 = f.local('f64');
   // NaN: return it (the integer conversion below would trap on it)
-  f.localGet(x).localGet(x).op(0x62 /* f64.ne */).ifThen().localGet(x).op(OP.return).op(OP.end);
+  f.localGet(x).localGet(x).op(OP.f64Ne).ifThen().localGet(x).op(OP.return).op(OP.end);
   f.localGet(x).f64Const(-708).op(OP.f64Max).f64Const(709).op(OP.f64Min).localSet(x);
   f.localGet(x).f64Const(LOG2E).op(OP.f64Mul).op(OP.f64Nearest).localSet(n);
   f.localGet(x).localGet(n).f64Const(LN2_HI).op(OP.f64Mul).op(OP.f64Sub).localGet(n).f64Const(LN2_LO).op(OP.f64Mul).op(OP.f64Sub).localSet(r);
