@@ -27,6 +27,7 @@ const args = parseCli({
   description: 'ComplexFormer CMHA vs RoPE attention on the Brown word LM (several seeds, 2x-context evaluation).',
   options: {
     quick: { type: 'boolean', description: 'smoke run: 30 steps, vocabulary capped at 1000, small evaluation (< 5 min on 2 cores)' },
+    preset: { type: 'string', default: 'full', choices: ['quick', 'full', 'settle'], description: 'run size (settle: RoPE vs CMHA only, 5 seeds x 1000 steps)' },
     steps: { type: 'number', description: 'training steps (overrides the settings)' },
     seeds: { type: 'number', description: 'seeds of the main pair, RoPE and CMHA (default 3)' },
     ablationSeeds: { type: 'number', description: 'seeds of the ablations (no scale, delta = 1)' },
@@ -37,7 +38,7 @@ const args = parseCli({
   },
 });
 
-const mode = args.quick ? 'quick' : 'full';
+const mode = args.quick ? 'quick' : (args.preset as 'quick' | 'full' | 'settle');
 const s: Settings = { ...SETTINGS[mode] };
 if (args.steps !== undefined) {
   s.steps = args.steps;
@@ -78,7 +79,7 @@ for (let seed = 0; seed < maxSeeds && !interrupted; seed++) {
     }
     const train = {
       steps: s.steps, batchSize: s.batchSize, context: s.context, lr: s.lr, minLr: s.lr / 10, warmup: s.warmup, clip: 1,
-      evalEvery: s.evalEvery, evalTokens: s.evalTokens, ckptEvery: mode === 'full' ? s.evalEvery : 0, seed,
+      evalEvery: s.evalEvery, evalTokens: s.evalTokens, ckptEvery: mode === 'quick' ? 0 : s.evalEvery, seed,
     };
     const run = await runLm({
       name: runName, model: modelConfig(seed, v), train, data: corpus, device: dev, resume: args.resume && existsSync(join('runs', runName, 'checkpoint.safetensors')),

@@ -56,7 +56,7 @@ console.log(
 
 const modelConfig = {
   vocabSize: V, contextLength: p.context, dModel: p.dModel, nHeads: p.nHeads, nLayers: p.nLayers,
-  mlp: 'gelu' as const, norm: 'layernorm' as const, positions: 'rope' as const, dropout: p.dropout, seed: args.seed,
+  mlp: 'gelu' as const, norm: 'layernorm' as const, positions: 'rope' as const, dropout: p.dropout, tieEmbeddings: p.tieEmbeddings, seed: args.seed,
 };
 const config = {
   steps: p.steps, batchSize: p.batchSize, context: p.context, lr: p.lr, minLr: p.lr / 10, warmup: p.warmup, clip: 1,
@@ -117,7 +117,7 @@ report
     [
       ['vocabulary', `${V}${p.maxVocab ? ` (capped at ${p.maxVocab}; the rest is <unk>)` : ' (train words seen >= 4 times + <unk>)'}`],
       ['OOV rate valid / test', `${(corpus.stats.valid.oovRate * 100).toFixed(2)}% / ${(corpus.stats.test.oovRate * 100).toFixed(2)}%`],
-      ['model', `${p.nLayers} pre-LayerNorm blocks, d ${p.dModel}, ${p.nHeads} heads, RoPE, GELU MLP 4x, untied head, dropout ${p.dropout}`],
+      ['model', `${p.nLayers} pre-LayerNorm blocks, d ${p.dModel}, ${p.nHeads} heads, RoPE, GELU MLP 4x, ${p.tieEmbeddings ? 'head tied to the token embedding' : 'untied head'}, dropout ${p.dropout}`],
       ['training', `AdamW (0.9, 0.95), wd 0.1 on matrices, lr ${p.lr} warmup ${p.warmup} cosine to ${fmt(p.lr / 10)}, clip 1, batch ${p.batchSize} x ${p.context}, seed ${args.seed}`],
     ],
   )

@@ -32,7 +32,7 @@ export interface RunResult {
 
 export interface ReportInput {
   name: string;
-  mode: 'quick' | 'full';
+  mode: 'quick' | 'full' | 'settle';
   settings: Settings;
   fullSettings: Settings;
   device: string;

@@ -23,7 +23,7 @@ export interface Settings {
   ablationSeeds: number;
 }
 
-export const SETTINGS: Record<'quick' | 'full', Settings> = {
+export const SETTINGS: Record<'quick' | 'full' | 'settle', Settings> = {
   quick: {
     maxVocab: 1000, dModel: 64, nHeads: 4, nLayers: 2, context: 32, batchSize: 8, steps: 30, lr: 3e-3, warmup: 3,
     evalEvery: 5, evalTokens: 512, finalValidTokens: 2048, testTokens: 2048, seeds: 3, ablationSeeds: 1,
@@ -31,5 +31,12 @@ export const SETTINGS: Record<'quick' | 'full', Settings> = {
   full: {
     maxVocab: 2000, dModel: 64, nHeads: 4, nLayers: 2, context: 64, batchSize: 8, steps: 1500, lr: 2e-3, warmup: 75,
     evalEvery: 100, evalTokens: 8192, finalValidTokens: undefined, testTokens: undefined, seeds: 3, ablationSeeds: 3,
+  },
+  // the settling run (findings/complexformer-perplexity): the main pair only, 5 seeds, sized from measured
+  // step times (~0.12 s at V 2000 on 2 cores) to finish in under an hour; V 2000 because the full
+  // vocabulary's ~0.5 s/step would need ~1.5 h of training for 10 runs
+  settle: {
+    maxVocab: 2000, dModel: 64, nHeads: 4, nLayers: 2, context: 64, batchSize: 8, steps: 1000, lr: 2e-3, warmup: 75,
+    evalEvery: 250, evalTokens: 8192, finalValidTokens: undefined, testTokens: undefined, seeds: 5, ablationSeeds: 0,
   },
 };
