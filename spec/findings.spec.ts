@@ -96,3 +96,11 @@ describe('verdict rule', () => {
     expect(one.ci95).toBeNull();
   });
 });
+
+describe('verdict against a stated margin', () => {
+  it('takes a claim such as "at most 4% worse" against its margin, not against no difference', () => {
+    expect(verdict({ ci95: [1.01, 1.03], null: 1 }, 'lower', 1.04)).toBe('supported');
+    expect(verdict({ ci95: [1.05, 1.3], null: 1 }, 'lower', 1.04)).toBe('not supported');
+    expect(verdict({ ci95: [1.02, 1.06], null: 1 }, 'lower', 1.04)).toBe('inconclusive');
+  });
+});

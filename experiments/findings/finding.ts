@@ -22,6 +22,8 @@ export interface Comparison {
   unit: string;
   /** Which side of no-difference the claim predicts for treatment vs baseline. */
   better: 'lower' | 'higher';
+  /** The claim's margin when it states one (e.g. 1.04 for "~4% higher perplexity"); default: no difference. */
+  threshold?: number;
   interval: PairedInterval;
 }
 
@@ -34,13 +36,15 @@ export interface FindingSummary {
   effect: number;
   null: number;
   ci95: [number, number] | null;
+  /** The claim's margin, when the verdict is taken against it rather than against `null`. */
+  threshold?: number;
   seeds: number[];
   steps: number;
   command: string;
   wallSeconds: number;
   machine: string;
   /** Further comparisons of the same study (secondary metrics), each with its own interval and verdict. */
-  secondary?: { claim: string; metric: string; unit: string; effect: number; null: number; ci95: [number, number] | null; verdict: Verdict }[];
+  secondary?: { claim: string; metric: string; unit: string; effect: number; null: number; ci95: [number, number] | null; threshold?: number; verdict: Verdict }[];
   [extra: string]: unknown;
 }
 
@@ -61,12 +65,13 @@ export function summarize(
   return {
     study,
     claim: primary.claim,
-    verdict: verdictOf(primary.interval, primary.better),
+    verdict: verdictOf(primary.interval, primary.better, primary.threshold),
     metric: primary.metric,
     unit: primary.unit,
     effect: primary.interval.effect,
     null: primary.interval.null,
     ci95: primary.interval.ci95,
+    ...(primary.threshold !== undefined ? { threshold: primary.threshold } : {}),
     seeds: run.seeds,
     steps: run.steps,
     command: run.command,
@@ -74,7 +79,8 @@ export function summarize(
     machine: run.machine ?? machineLine(),
     secondary: secondary.map((c) => ({
       claim: c.claim, metric: c.metric, unit: c.unit, effect: c.interval.effect, null: c.interval.null, ci95: c.interval.ci95,
-      verdict: verdictOf(c.interval, c.better),
+      ...(c.threshold !== undefined ? { threshold: c.threshold } : {}),
+      verdict: verdictOf(c.interval, c.better, c.threshold),
     })),
     ...extra,
   };
@@ -89,13 +95,17 @@ export function findingReport(summary: FindingSummary, title: string, comparison
       `the data order${summary.pretraining ? ' and the pretraining run' : ''}.`,
   );
   r.heading('Verdict').table(
-    ['claim', 'metric', 'effect [95% CI]', 'verdict'],
-    comparisons.map((c) => [c.claim, `${c.metric} (${c.unit})`, formatInterval(c.interval), `**${verdictOf(c.interval, c.better)}**`]),
+    ['claim', 'metric', 'effect [95% CI]', 'tested against', 'verdict'],
+    comparisons.map((c) => [
+      c.claim, `${c.metric} (${c.unit})`, formatInterval(c.interval),
+      c.threshold !== undefined ? `margin ${c.threshold}` : `no difference (${c.interval.null})`, `**${verdictOf(c.interval, c.better, c.threshold)}**`,
+    ]),
   );
   r.paragraph(
     'Rule: the effect is the mean over seeds of the paired difference treatment - baseline (for a ratio, the ' +
       'geometric mean of the paired ratios), with a 95% Student-t interval over the seeds. "supported" only when the ' +
-      'whole interval lies on the side the claim predicts, "not supported" when it lies wholly on the other side, ' +
+      'whole interval lies on the side the claim predicts of no difference (or of the claim\'s stated margin, where it states one), ' +
+      '"not supported" when it lies wholly on the other side, ' +
       'otherwise "inconclusive" (also with a single seed, which has no interval).',
   );
   return r;

@@ -74,13 +74,14 @@ export type Verdict = 'supported' | 'not supported' | 'inconclusive';
 /**
  * The rule every finding uses: "supported" only when the 95% interval lies wholly on the claimed side of
  * no-difference, "not supported" when it lies wholly on the other side, otherwise (or with no interval)
- * "inconclusive". `better` says which side the claim predicts for treatment vs baseline.
+ * "inconclusive". `better` says which side the claim predicts for treatment vs baseline. A claim with a
+ * stated margin ("at most 4% worse": ratio 1.04) passes that margin as `threshold` instead of no-difference.
  */
-export function verdict(ci: Pick<PairedInterval, 'ci95' | 'null'>, better: 'lower' | 'higher'): Verdict {
+export function verdict(ci: Pick<PairedInterval, 'ci95' | 'null'>, better: 'lower' | 'higher', threshold = ci.null): Verdict {
   if (!ci.ci95) return 'inconclusive';
   const [lo, hi] = ci.ci95;
-  const below = hi < ci.null;
-  const above = lo > ci.null;
+  const below = hi < threshold;
+  const above = lo > threshold;
   if (!below && !above) return 'inconclusive';
   return (better === 'lower') === below ? 'supported' : 'not supported';
 }

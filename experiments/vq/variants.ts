@@ -3,8 +3,8 @@
  * Every head draws its initial weights from its own generator, so all variants share the same backbone
  * initialisation, batches and dropout masks (same seed) and differ only in the head.
  */
-import { Generator, type Tensor } from '../../core/index.js';
-import { fullHead, type HeadFactory, type LossFn } from '../../nn/index.js';
+import { Generator, Tensor } from '../../core/index.js';
+import { fullHead, Linear, Module, type HeadFactory, type HeadModule, type LossFn } from '../../nn/index.js';
 import { contiguousMap, frequencyMap, kmeansMap, randomMap, vqLogitsHead, vqLoss, type VQMappingKind } from '../../nn/heads/index.js';
 
 export type Mapping = VQMappingKind | 'full';
@@ -106,4 +106,27 @@ export async function seamsFor(v: Variant, maps: MapBuilder, opts: { seed: numbe
     seed: opts.seed,
   });
   return { head, loss: vqLoss, note: m.note };
+}
+
+/**
+ * The full head with a per-token bias that starts at the same log counts as the +bias codebook heads, so
+ * a comparison between them is not a head start for either (the plain full head has no bias).
+ */
+export class FullHeadWithBias extends Module implements HeadModule {
+  readonly linear: Linear;
+  readonly bias: Tensor;
+  constructor(dModel: number, vocabSize: number, seed: number, biasInit: ArrayLike<number>) {
+    super();
+    if (biasInit.length !== vocabSize) throw new Error(`FullHeadWithBias: biasInit has ${biasInit.length} values, expected V = ${vocabSize}`);
+    this.linear = this.child('linear', new Linear(dModel, vocabSize, { bias: false, generator: new Generator(seed) }));
+    this.bias = this.param('bias', Tensor.fromValues(biasInit, [vocabSize], this.linear.weight.device));
+  }
+  forward(h: Tensor): Tensor {
+    return this.linear.forward(h).add(this.bias);
+  }
+}
+
+/** Head factory of the full head + log-count bias. */
+export function fullHeadWithBias(seed: number, biasInit: ArrayLike<number>): HeadFactory {
+  return (cfg) => new FullHeadWithBias(cfg.dModel, cfg.vocabSize, seed, biasInit);
 }
