@@ -105,7 +105,7 @@ for (let seed = 0; seed < s.seeds; seed++) {
     const file = join(dir, 'result.json');
     if (args.resume && existsSync(file)) {
       const saved = JSON.parse(readFileSync(file, 'utf8')) as { settings: Settings; result: HeadResult };
-      if (JSON.stringify(saved.settings) === JSON.stringify(s)) {
+      if (JSON.stringify({ ...saved.settings, seeds: 0 }) === JSON.stringify({ ...s, seeds: 0 })) { // the seed count does not change a run
         results.push(saved.result);
         console.log(`${head} seed ${seed}: reusing ${file}`);
         continue;
