@@ -140,7 +140,7 @@ report
 const reportPath = report.write();
 writeJsonAtomic(join(runDir, 'metrics.json'), {
   name, preset: presetName, device: dev.name, steps: result.steps, params: model.numParameters(), vocabSize: V,
-  tokensPerSecond: result.tokensPerSecond, minutes, validPerplexity: valid.perplexity, validTokens: valid.tokens,
+  tokensPerSecond: result.tokensPerSecond, trainSeconds: result.seconds, minutes, validPerplexity: valid.perplexity, validTokens: valid.tokens,
   testPerplexity: test.perplexity, testTokens: test.tokens, kneserNey: kn, config, modelConfig, history: result.history,
 });
 console.log(`valid perplexity ${valid.perplexity.toFixed(2)}, test perplexity ${test.perplexity.toFixed(2)} (Kneser-Ney ${kn.map((k) => `${k.order}-gram ${k.test.toFixed(2)}`).join(', ')})`);
