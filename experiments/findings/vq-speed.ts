@@ -29,6 +29,7 @@ const args = parseCli({
     tokens: { type: 'number', default: 512, description: 'positions N per call (batch x context of the training runs)' },
     device: { type: 'string', description: 'webgpu | webasm | cpu | reference (default: the best that works)' },
     write: { type: 'boolean', default: true, description: 'write findings/vq-logits-speed (--no-write for a trial run)' },
+    load: { type: 'string', description: 'what else ran on the machine while timing (quoted in the report)' },
   },
 });
 for (const k of ['rounds', 'warmup', 'tokens'] as const) {
@@ -112,7 +113,7 @@ for (const s of settings) {
   }
 }
 const summary = summarize('vq-logits-speed', primary, { seeds: Array.from({ length: args.rounds }, (_, i) => i), steps: args.rounds, command, wallSeconds: (performance.now() - t0) / 1000, machine: machineLine() }, secondary, {
-  device: dev.name, tokens: N, rounds: args.rounds, note: 'seeds are timing rounds here: each round times every case once, interleaved',
+  device: dev.name, tokens: N, rounds: args.rounds, ...(args.load ? { load: args.load } : {}), note: 'seeds are timing rounds here: each round times every case once, interleaved',
   medianMs: settings.map((s) => ({ V: s.V, d: s.d, K: s.K, ...Object.fromEntries(Object.entries(s.ms).map(([k, v]) => [k, [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]])) })),
 });
 if (args.write) {
@@ -121,7 +122,7 @@ if (args.write) {
     `Device ${dev.name}; N = ${N} positions per call; ${args.rounds} timed rounds after ${args.warmup} warm-up rounds; each round times every case once, in the same order, ` +
       'and yields one paired ratio per comparison, so the interval is over rounds (not seeds). Every call awaits its outputs (and gradients), so asynchronous work is inside the time. ' +
       'The VQ logits are the paper\'s path: the K code logits h C^T, then each token reads its code\'s logit (a gather to V columns). The training rows are a different question: ' +
-      'there VQ uses our exact O(K)-per-position loss, which never forms the V logits.',
+      'there VQ uses our exact O(K)-per-position loss, which never forms the V logits.' + (args.load ? ` While timing, the machine also ran: ${args.load}.` : ''),
   );
   r.heading('Median milliseconds per call').table(
     ['V', 'd', 'K', ...Object.keys(settings[0].ms)],
