@@ -22,6 +22,8 @@ export interface Device {
   readonly name: DeviceName;
   /** True when kernel results arrive as promises (webgpu). */
   readonly async: boolean;
+  /** The most elements one tensor may hold here; creation refuses more, naming this limit. */
+  readonly maxElements: number;
   /** Float32Array on gpu.js devices, Float64Array on the reference device. */
   alloc(n: number): Data;
   fromValues(values: ArrayLike<number>): Data;
