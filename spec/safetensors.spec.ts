@@ -89,9 +89,7 @@ describe('safetensors round trip', () => {
     const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'plain'];
     const input: Record<string, { shape: number[]; data: Float32Array }> = Object.create(null);
     names.forEach((n, i) => (input[n] = { shape: [2], data: new Float32Array([i, -i]) }));
-    const meta: Record<string, string> = Object.create(null);
-    meta.__proto__ = 'kept';
-    meta.constructor = 'also kept';
+    const meta = JSON.parse('{"__proto__": "kept", "constructor": "also kept"}') as Record<string, string>; // own keys
     const dir = tmpDir();
     const file = path.join(dir, 'names.safetensors');
     saveSafetensors(file, input, meta);
