@@ -3,14 +3,11 @@
  *
  * Dawn (the npm package `webgpu`) writes its warnings from native code straight to the process's stderr
  * (measured: "Warning: Couldn't load Vulkan: libvulkan.so.1: cannot open shared object file" on every run
- * of a machine without Vulkan). JavaScript cannot catch that, and no Dawn or Vulkan setting quiets it. A
+ * of a machine without Vulkan). JavaScript cannot catch that, and we found no Dawn setting that quiets it. A
  * child process (~0.15 s, measured) can: its stderr is captured, and what Dawn said goes into the one
- * device line instead. A Dawn that crashes takes down only the child.
+ * device line instead. A Dawn that crashes takes down only the child. (Node only: in a browser
+ * `navigator.gpu` exists already and this is never called, hence the dynamic imports.)
  */
-import { execFile } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-
 export interface AdapterInfo {
   vendor: string;
   architecture: string;
@@ -51,6 +48,9 @@ function dawnSaid(stderr: string): string {
  * @example const look = await findWebGpuAdapter(); if (!look.found) console.log(look.reason);
  */
 export async function findWebGpuAdapter(timeoutMs = 30_000): Promise<AdapterLookup> {
+  const { execFile } = await import('node:child_process');
+  const { createRequire } = await import('node:module');
+  const { pathToFileURL } = await import('node:url');
   let modulePath: string;
   try {
     modulePath = createRequire(import.meta.url).resolve('webgpu');
