@@ -138,6 +138,15 @@ export function backward(root: Tensor, seed: Tensor, createGraph = false): void 
   if (!root.requiresGrad) {
     throw new Error(`backward: the tensor does not require grad (shape [${root.shape}]); no input had requiresGrad: true, or it was built under noGrad`);
   }
+  if (seed.shape.length !== root.shape.length || seed.shape.some((d, i) => d !== root.shape[i])) {
+    throw new Error(
+      `backward: the gradient has shape [${seed.shape}] but the output has shape [${root.shape}]; ` +
+        `pass a gradient of exactly the output's shape (it is not broadcast)`,
+    );
+  }
+  if (seed.device !== root.device) {
+    throw new Error(`backward: the gradient is on device ${seed.device.name} but the output is on ${root.device.name}; move it with .to('${root.device.name}')`);
+  }
   const grads = propagate(root, seed, createGraph);
   for (const [t, g] of grads) {
     if (t._node) continue; // only leaves keep .grad
@@ -163,7 +172,15 @@ export function grad(f: (...xs: Tensor[]) => Tensor): (...inputs: Tensor[]) => T
     } finally {
       setGradEnabled(prev);
     }
-    if (y.numel !== 1) throw new Error(`grad: f must return a single number (a tensor with 1 element), got shape [${y.shape}]`);
+    if (typeof y !== 'object' || y === null || !Array.isArray((y as Partial<Tensor>).shape)) {
+      throw new Error(`grad: f must return a Tensor with one element, got ${y === null ? 'null' : typeof y}`);
+    }
+    if (y.numel !== 1) {
+      throw new Error(
+        `grad: grad can be implicitly created only for scalar outputs, and f returned shape [${y.shape}]; ` +
+          `make f return a one-element tensor (e.g. end it with .sum())`,
+      );
+    }
     if (!y.requiresGrad) return xs.map((x) => x.zerosLike());
     const grads = propagate(y, y.onesLike(), true);
     return xs.map((x) => grads.get(x) ?? x.zerosLike());

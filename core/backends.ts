@@ -9,6 +9,8 @@ import { WebAsmFastPath, type InnerWebAsmKernel } from './webasm-run.js';
 
 /** gpu.js indexes with float32 arithmetic; past 2^24 elements indices stop being exact. */
 export const MAX_GPUJS_ELEMENTS = 2 ** 24;
+/** V8's typed-array length limit (Node 20, measured: new Uint8Array(2 ** 32 + 1) throws a RangeError). */
+export const MAX_TYPED_ARRAY_LENGTH = 2 ** 32;
 
 // ---------------------------------------------------------------------------------------------------------
 // float64 reference: the kernel function called as plain JS
@@ -16,6 +18,7 @@ export const MAX_GPUJS_ELEMENTS = 2 ** 24;
 export class ReferenceDevice implements Device {
   readonly name = 'reference' as const;
   readonly async = false;
+  readonly maxElements = MAX_TYPED_ARRAY_LENGTH;
   alloc(n: number): Data {
     return new Float64Array(n);
   }
@@ -78,6 +81,7 @@ export function setThreads(on: boolean): boolean {
 
 export class GpuJsDevice implements Device {
   readonly async: boolean;
+  readonly maxElements = MAX_GPUJS_ELEMENTS;
   private gpu: InstanceType<typeof gpujs.GPU>;
   private kernels = new Map<string, GpuKernel>();
   /** Threaded (async) runs still computing: destroy() waits for them. */

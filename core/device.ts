@@ -11,6 +11,7 @@
 import gpujs from 'gpu.js';
 import { GpuJsDevice, ReferenceDevice } from './backends.js';
 import type { GridKernelSpec, KernelArg, KernelSpec, KernelThis } from './kernel.js';
+import { describeAdapter, findWebGpuAdapter, type AdapterInfo } from './webgpu-probe.js';
 
 export { MAX_GPUJS_ELEMENTS, setThreads } from './backends.js';
 
@@ -22,6 +23,8 @@ export interface Device {
   readonly name: DeviceName;
   /** True when kernel results arrive as promises (webgpu). */
   readonly async: boolean;
+  /** The most elements one tensor may hold here; creation refuses more, naming this limit. */
+  readonly maxElements: number;
   /** Float32Array on gpu.js devices, Float64Array on the reference device. */
   alloc(n: number): Data;
   fromValues(values: ArrayLike<number>): Data;
@@ -105,19 +108,28 @@ export function device(name: DeviceName | string): Device {
 export interface WebGpuProbe {
   ok: boolean;
   reason: string;
-  adapter?: { vendor: string; architecture: string; description: string; fallback: boolean };
+  adapter?: AdapterInfo;
 }
 
 /**
  * Try to bring up WebGPU through the optional npm package `webgpu` (Dawn): find an adapter and run a
- * known-answer kernel. Never throws; says why when it fails.
+ * known-answer kernel. Never throws; says why when it fails. Dawn is loaded into this process only after
+ * a child process found an adapter (core/webgpu-probe.ts), so a machine without one sees no Dawn warning.
  */
-export async function probeWebGpu(): Promise<WebGpuProbe> {
+export function probeWebGpu(): Promise<WebGpuProbe> {
+  return probe(false);
+}
+
+/** `skipEmulated`: when the child finds only a CPU emulation, report it without loading Dawn here. */
+async function probe(skipEmulated: boolean): Promise<WebGpuProbe> {
   const g = globalThis as unknown as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } };
   try {
     if (!g.navigator?.gpu) {
       const vkDir = process.env.TSGRAD_VK_DIR;
       if (vkDir && !process.env.VK_ICD_FILENAMES) process.env.VK_ICD_FILENAMES = `${vkDir}/vk_swiftshader_icd.json`;
+      const look = await findWebGpuAdapter();
+      if (!look.found) return { ok: false, reason: look.reason };
+      if (skipEmulated && look.adapter.fallback) return { ok: true, reason: adapterReason(look.adapter), adapter: look.adapter };
       const mod = (await import('webgpu')) as unknown as { create(o: string[]): unknown; globals: object };
       Object.assign(globalThis, mod.globals);
       Object.defineProperty(globalThis, 'navigator', {
@@ -130,13 +142,7 @@ export async function probeWebGpu(): Promise<WebGpuProbe> {
       info: { vendor: string; architecture: string; description: string; isFallbackAdapter?: boolean };
     } | null;
     if (!adapter) return { ok: false, reason: 'no WebGPU adapter answered (no Vulkan driver found)' };
-    const i = adapter.info;
-    const info = {
-      vendor: i.vendor,
-      architecture: i.architecture,
-      description: i.description,
-      fallback: Boolean(i.isFallbackAdapter) || /swiftshader|llvmpipe|lavapipe/i.test(`${i.architecture} ${i.description}`),
-    };
+    const info = describeAdapter(adapter.info);
     webgpuReady = true;
     const dev = make('webgpu');
     const known = await dev.run(KNOWN_ANSWER, 4, [Float32Array.from([1, 2, 3, 4]), Float32Array.from([10, 20, 30, 40])]);
@@ -145,11 +151,15 @@ export async function probeWebGpu(): Promise<WebGpuProbe> {
       webgpuReady = false;
       return { ok: false, reason: `known-answer kernel gave ${Array.from(known)} instead of ${want}`, adapter: info };
     }
-    return { ok: true, reason: `adapter ${info.vendor} ${info.architecture} (${info.description})`, adapter: info };
+    return { ok: true, reason: adapterReason(info), adapter: info };
   } catch (e) {
     webgpuReady = false;
     return { ok: false, reason: `webgpu unavailable: ${(e as Error).message.split('\n')[0]}` };
   }
+}
+
+function adapterReason(a: AdapterInfo): string {
+  return `adapter ${a.vendor} ${a.architecture} (${a.description})`;
 }
 
 function knownAnswer(this: KernelThis, a: Float32Array, b: Float32Array): number {
@@ -172,7 +182,7 @@ export async function initDevice(opts: { device?: DeviceName | string } = {}): P
     }
     return setDevice(n, opts.device ? 'asked for by initDevice' : 'chosen by TSGRAD_DEVICE');
   }
-  const p = await probeWebGpu();
+  const p = await probe(true);
   if (p.ok && !p.adapter?.fallback) return setDevice('webgpu', `best available: ${p.reason}`);
   const skip = p.ok ? `webgpu skipped: its adapter is a CPU emulation (${p.reason}), slower than webasm` : `webgpu skipped: ${p.reason}`;
   if (!syncAvailable('webasm')) return setDevice('webasm', `${skip}; headlessgl only on request`);

@@ -26,7 +26,7 @@ export interface GradcheckReport {
   ok: boolean;
   mode: 'jacobian' | 'directions';
   /** The worst comparison: which input and element (or direction), both values and the allowed error. */
-  worst: { input: number; index: number; analytic: number; numeric: number; error: number; allowed: number } | null;
+  worst: { input: number; index: number; analytic: number; numeric: number; error: number; allowed: number };
   message: string;
 }
 
@@ -38,7 +38,8 @@ function valuesOf(t: Tensor): Float64Array {
 }
 
 /**
- * Check f's gradients at `inputs` (float tensors; moved to the reference device).
+ * Check f's gradients at `inputs` (float tensors; moved to the reference device). Throws when there is
+ * nothing to compare (no non-empty float32 input, or an output with no elements): that is never a pass.
  * @example
  * const r = gradcheck((x) => x.tanh().sum(), [randn([3, 4])]);
  * if (!r.ok) throw new Error(r.message);
@@ -66,6 +67,16 @@ export function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOpts = {}): Gr
   const m = y0.length;
   const diffable = inputs.map((x) => x.dtype === 'float32');
   const n = base.reduce((p, v, i) => p + (diffable[i] ? v.length : 0), 0);
+  const directions = opts.directions ?? 3;
+  if (n === 0 || m === 0 || (n * m > (opts.maxJacobian ?? 4096) && directions < 1)) {
+    const passed = inputs.map((x) => `${x.dtype} ${shapeStr(x.shape)}`).join(', ') || 'no inputs';
+    const why =
+      n === 0 ? 'no float32 input has an element to perturb' : m === 0 ? 'f returned a tensor with no elements' : `opts.directions is ${directions}`;
+    throw new Error(
+      `gradcheck: nothing to compare (${why}); got inputs [${passed}] and an output of ${m} elements. ` +
+        `Pass at least one non-empty float32 input that f depends on, make f return at least one element, and use directions >= 1`,
+    );
+  }
 
   // one backward pass with seed c; returns d<c, y>/d(input) for every input
   const vjp = (c: Float64Array): Float64Array[] => {
@@ -93,7 +104,7 @@ export function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOpts = {}): Gr
     return yp.map((v, k) => (v - ym[k]) / (2 * eps));
   };
 
-  let worst: GradcheckReport['worst'] = null;
+  let worst: GradcheckReport['worst'] | null = null;
   let worstRatio = -Infinity;
   const compare = (input: number, index: number, analytic: number, numeric: number) => {
     const error = Math.abs(analytic - numeric);
@@ -127,7 +138,7 @@ export function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOpts = {}): Gr
     });
   } else {
     const g = new Generator(opts.seed ?? 0);
-    for (let r = 0; r < (opts.directions ?? 3); r++) {
+    for (let r = 0; r < directions; r++) {
       const c = Float64Array.from({ length: m }, () => g.normal());
       const dir = base.map((b) => Float64Array.from({ length: b.length }, () => g.normal()));
       const gr = vjp(c);
@@ -141,12 +152,12 @@ export function gradcheck(f: Fn, inputs: Tensor[], opts: GradcheckOpts = {}): Gr
       compare(-1, r, analytic, numeric);
     }
   }
-  const ok = worst === null || worstRatio <= 1;
-  const w = worst as GradcheckReport['worst'];
-  const where = w ? (w.input >= 0 ? `input ${w.input} ${shapeStr(inputs[w.input].shape)}, Jacobian entry ${w.index}` : `random direction ${w.index}`) : '';
-  const message = w
-    ? `gradcheck ${ok ? 'passed' : 'FAILED'} (${useJacobian ? 'full Jacobian' : 'random directions'}): worst at ${where}: ` +
-      `analytic ${w.analytic.toPrecision(8)} vs numeric ${w.numeric.toPrecision(8)}, error ${w.error.toExponential(2)} (allowed ${w.allowed.toExponential(2)})`
-    : 'gradcheck: nothing to compare (no float inputs or empty output)';
+  const w = worst as GradcheckReport['worst'] | null;
+  if (!w) throw new Error('gradcheck: internal error: no comparison was made although inputs and output have elements');
+  const ok = worstRatio <= 1;
+  const where = w.input >= 0 ? `input ${w.input} ${shapeStr(inputs[w.input].shape)}, Jacobian entry ${w.index}` : `random direction ${w.index}`;
+  const message =
+    `gradcheck ${ok ? 'passed' : 'FAILED'} (${useJacobian ? 'full Jacobian' : 'random directions'}): worst at ${where}: ` +
+    `analytic ${w.analytic.toPrecision(8)} vs numeric ${w.numeric.toPrecision(8)}, error ${w.error.toExponential(2)} (allowed ${w.allowed.toExponential(2)})`;
   return { ok, mode: useJacobian ? 'jacobian' : 'directions', worst: w, message };
 }

@@ -67,7 +67,27 @@ export function normDims(op: string, dims: number | readonly number[] | undefine
 /** Check that a shape is a list of non-negative integers. */
 export function checkShape(op: string, shape: Shape): void {
   if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new Error(`${op}: a shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    // String(d), not JSON: JSON.stringify prints NaN and Infinity as null
+    const shown = Array.isArray(shape) ? `[${shape.map((d) => String(d)).join(',')}]` : String(shape);
+    throw new Error(`${op}: a shape must be a list of non-negative integers, got ${shown}`);
+  }
+}
+
+/**
+ * Check a shape for a new tensor on `device` before anything is allocated: non-negative integer dims, and
+ * at most `device.maxElements` elements (2^24 on gpu.js devices, whose float32 index arithmetic stops
+ * being exact past it).
+ * @example checkNewTensor('zeros', [4096, 4096], device('webasm')); // ok: 2^24 elements
+ */
+export function checkNewTensor(op: string, shape: Shape, device: { readonly name: string; readonly maxElements: number }): void {
+  checkShape(op, shape);
+  const n = numel(shape);
+  if (n > device.maxElements) {
+    const limit = Number.isInteger(Math.log2(device.maxElements)) ? `2^${Math.log2(device.maxElements)} = ${device.maxElements}` : `${device.maxElements}`;
+    throw new Error(
+      `${op}: shape ${shapeStr(shape)} has ${n} elements, over the ${limit} elements one tensor may hold on device ` +
+        `${device.name}; split it into smaller tensors (or use a device with a higher limit)`,
+    );
   }
 }
 

@@ -9,7 +9,7 @@ import { backward, type Node } from './autograd.js';
 import type { Data, Device } from './device.js';
 import { device as deviceByName } from './device.js';
 import type { KernelArg, KernelSpec } from './kernel.js';
-import { numel, shapeStr, type Shape } from './shape.js';
+import { checkNewTensor, numel, shapeStr, type Shape } from './shape.js';
 
 export type DType = 'float32' | 'int32';
 export type TensorLike = Tensor | number;
@@ -78,10 +78,20 @@ export class Tensor {
   }
 
   // ---- autograd -------------------------------------------------------------------------------------------
-  /** Accumulate gradients into every leaf's `.grad`. `gradient` defaults to 1 for one-element tensors. */
+  /**
+   * Accumulate gradients into every leaf's `.grad`. `gradient` (d loss / d this) must have this tensor's
+   * shape; it defaults to 1 for one-element tensors, as in PyTorch.
+   * @example x.mul(x).sum().backward(); y.backward(y.onesLike());
+   */
   backward(gradient?: Tensor, opts: { createGraph?: boolean } = {}): void {
-    if (!gradient && this.numel !== 1) {
-      throw new Error(`backward: tensor has shape ${shapeStr(this.shape)}; pass a gradient of that shape or reduce to one element first (e.g. .sum())`);
+    if (gradient === undefined && this.numel !== 1) {
+      throw new Error(
+        `backward: grad can be implicitly created only for scalar outputs, and this tensor has shape ${shapeStr(this.shape)}; ` +
+          `pass a gradient of shape ${shapeStr(this.shape)} or reduce to one element first (e.g. .sum())`,
+      );
+    }
+    if (gradient !== undefined && !(gradient instanceof Tensor)) {
+      throw new Error(`backward: the gradient must be a Tensor of shape ${shapeStr(this.shape)}, got ${typeof gradient}`);
     }
     backward(this, gradient ?? this.onesLike(), opts.createGraph ?? false);
   }
@@ -102,9 +112,11 @@ export class Tensor {
   // ---- making related tensors -----------------------------------------------------------------------------
   /** A new tensor on this tensor's device from host values. */
   static fromValues(values: ArrayLike<number>, shape: Shape, device: Device, dtype: DType = 'float32'): Tensor {
+    checkNewTensor('Tensor.fromValues', shape, device);
     return new Tensor(device.fromValues(values), shape, device, dtype);
   }
   full(shape: Shape, value: number): Tensor {
+    checkNewTensor('Tensor.full', shape, this.device);
     const d = this.device.alloc(numel(shape));
     d.fill(value);
     return new Tensor(d, shape, this.device);

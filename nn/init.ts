@@ -10,7 +10,7 @@
  */
 import { getDevice, type Device } from '../core/device.js';
 import { Generator, globalGenerator } from '../core/rng.js';
-import { checkShape, numel, type Shape } from '../core/shape.js';
+import { checkNewTensor, numel, type Shape } from '../core/shape.js';
 import { Tensor } from '../core/tensor.js';
 
 export interface InitOpts {
@@ -21,10 +21,11 @@ export interface InitOpts {
 }
 
 function make(op: string, shape: Shape, opts: InitOpts, fill: (i: number) => number): Tensor {
-  checkShape(`init.${op}`, shape);
+  const dev = opts.device ?? getDevice();
+  checkNewTensor(`init.${op}`, shape, dev);
   const v = new Float64Array(numel(shape));
   for (let i = 0; i < v.length; i++) v[i] = fill(i);
-  return Tensor.fromValues(v, shape, opts.device ?? getDevice());
+  return Tensor.fromValues(v, shape, dev);
 }
 
 /** Samples of N(mean, std^2). */
@@ -46,8 +47,8 @@ export function uniform(shape: Shape, opts: InitOpts & { low?: number; high?: nu
 export function constant(shape: Shape, value: number, opts: InitOpts = {}): Tensor {
   return make('constant', shape, opts, () => value);
 }
-export const zeros = (shape: Shape, opts: InitOpts = {}): Tensor => constant(shape, 0, opts);
-export const ones = (shape: Shape, opts: InitOpts = {}): Tensor => constant(shape, 1, opts);
+export const zeros = (shape: Shape, opts: InitOpts = {}): Tensor => make('zeros', shape, opts, () => 0);
+export const ones = (shape: Shape, opts: InitOpts = {}): Tensor => make('ones', shape, opts, () => 1);
 
 // ---- in place: replace t's storage with fresh values of the same shape, on t's device ---------------------
 

@@ -126,9 +126,9 @@ export class Module {
   }
 
   // ---- state ----------------------------------------------------------------------------------------------
-  /** Parameters and buffers by dotted name, as detached tensors (values, not live links). */
+  /** Parameters and buffers by dotted name, as detached tensors (values, not live links); a prototype-free map. */
   stateDict(): Record<string, Tensor> {
-    const sd: Record<string, Tensor> = {};
+    const sd: Record<string, Tensor> = Object.create(null);
     for (const [n, t] of [...this.namedParameters(), ...this.namedBuffers()]) sd[n] = t.detach();
     return sd;
   }
@@ -140,11 +140,13 @@ export class Module {
   loadStateDict(sd: Record<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
     const strict = opts.strict ?? true;
     const own = new Map<string, Tensor>([...this.namedParameters(), ...this.namedBuffers()]);
-    const missingKeys = [...own.keys()].filter((k) => !(k in sd));
+    // own keys only: a name like "constructor" must not resolve through Object.prototype
+    const given = (k: string): Tensor | undefined => (Object.hasOwn(sd, k) ? sd[k] : undefined);
+    const missingKeys = [...own.keys()].filter((k) => !Object.hasOwn(sd, k));
     const unexpectedKeys = Object.keys(sd).filter((k) => !own.has(k));
     const misshaped: string[] = [];
     for (const [k, t] of own) {
-      const src = sd[k];
+      const src = given(k);
       if (!src) continue;
       if (!(src instanceof Tensor)) throw new Error(`loadStateDict: value for '${k}' is not a Tensor`);
       if (src.shape.length !== t.shape.length || src.shape.some((d, i) => d !== t.shape[i])) {
@@ -160,7 +162,7 @@ export class Module {
       throw new Error(`${this.constructor.name}.loadStateDict: ${problems.join('; ')}${hint}`);
     }
     for (const [k, t] of own) {
-      const src = sd[k];
+      const src = given(k);
       if (src) t._data = copyTo(src, t);
     }
     return { missingKeys, unexpectedKeys };

@@ -106,8 +106,9 @@ export abstract class Optimizer {
   }
 
   stateDict(): OptimizerState {
-    const tensors: Record<string, Tensor> = {};
-    const paramSteps: Record<string, number> = {};
+    // prototype-free, so a parameter named "__proto__" is stored like any other
+    const tensors: Record<string, Tensor> = Object.create(null);
+    const paramSteps: Record<string, number> = Object.create(null);
     for (const [key, st] of this.state) {
       paramSteps[key] = st.step;
       for (const [slot, t] of Object.entries(st.slots)) tensors[`${key}.${slot}`] = t;

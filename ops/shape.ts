@@ -5,7 +5,7 @@
 import { record } from '../core/autograd.js';
 import type { KernelThis } from '../core/kernel.js';
 import { kernel } from '../core/kernel.js';
-import { normDim, numel, shapeStr, stridesOf, type Shape } from '../core/shape.js';
+import { checkNewTensor, normDim, numel, shapeStr, stridesOf, type Shape } from '../core/shape.js';
 import { Tensor } from '../core/tensor.js';
 import { checkRank, paddedDim, shapeArg, stridesArg } from './common.js';
 
@@ -155,15 +155,33 @@ export function transpose(x: Tensor, d0: number, d1: number): Tensor {
   return permute(x, dims);
 }
 
-/** Broadcast to a larger shape (numpy rules; -1 keeps a dim). Its gradient sums back (in the engine). */
+/**
+ * Broadcast to a larger shape (numpy rules; -1 keeps a dim). Its gradient sums back (in the engine).
+ * @example tensor([[1], [2]]).expand([2, 3]); // [[1, 1, 1], [2, 2, 2]]
+ */
 export function expand(x: Tensor, shape: number[]): Tensor {
+  const fail = (why: string, fix: string): never => {
+    const target = Array.isArray(shape) ? `[${shape.map((d) => String(d)).join(',')}]` : String(shape);
+    throw new Error(`expand: cannot expand a tensor of shape ${shapeStr(x.shape)} to ${target}: ${why}; ${fix}`);
+  };
+  if (!Array.isArray(shape)) fail('the target is not a list of sizes', 'pass the sizes as an array, e.g. [2, 3]');
   const lead = shape.length - x.ndim;
-  if (lead < 0) throw new Error(`expand: target ${shapeStr(shape)} has fewer dims than the tensor ${shapeStr(x.shape)}`);
-  const target = shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead] : d));
+  if (lead < 0) fail(`the target has ${shape.length} dims, fewer than the tensor's ${x.ndim}`, 'give every existing dim (-1 keeps one), or squeeze/reshape first');
+  shape.forEach((d, i) => {
+    if (!Number.isInteger(d) || d < -1) fail(`size ${d} at dim ${i} is not a non-negative integer`, 'use sizes >= 0, or -1 to keep an existing dim');
+    if (d === -1 && i < lead) fail(`-1 at dim ${i} is a new leading dim, which has no size to keep`, 'give the new dim a size');
+  });
+  const target = shape.map((d, i) => (d === -1 ? x.shape[i - lead] : d));
   target.forEach((d, i) => {
     const s = i < lead ? 1 : x.shape[i - lead];
-    if (s !== 1 && s !== d) throw new Error(`expand: cannot expand ${shapeStr(x.shape)} to ${shapeStr(shape)} (dim ${i}: ${s} -> ${d}; only size-1 dims expand)`);
+    if (s !== 1 && s !== d) {
+      fail(
+        `the expanded size ${d} must match the existing size ${s} at non-singleton dim ${i}`,
+        'only size-1 dims expand: reshape or unsqueeze so the dim to grow has size 1, or keep it with -1',
+      );
+    }
   });
+  checkNewTensor('expand', target, x.device);
   const y = broadcastRaw(x, target);
   if (y === x) return x;
   return record(y, 'expand', [x], (g) => [g]);

@@ -85,6 +85,24 @@ describe('safetensors round trip', () => {
     expect(tensors.b.data.buffer.byteLength).toBe(16);
   });
 
+  it('names like __proto__, constructor, toString and hasOwnProperty survive a file round trip as plain data', () => {
+    const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'plain'];
+    const input: Record<string, { shape: number[]; data: Float32Array }> = Object.create(null);
+    names.forEach((n, i) => (input[n] = { shape: [2], data: new Float32Array([i, -i]) }));
+    const meta = JSON.parse('{"__proto__": "kept", "constructor": "also kept"}') as Record<string, string>; // own keys
+    const dir = tmpDir();
+    const file = path.join(dir, 'names.safetensors');
+    saveSafetensors(file, input, meta);
+    const { tensors, metadata } = loadSafetensors(file);
+    expect(Object.getPrototypeOf(tensors)).toBeNull();
+    expect(Object.getPrototypeOf(metadata)).toBeNull();
+    expect(Object.keys(tensors).sort()).toEqual([...names].sort());
+    names.forEach((n, i) => expect(Object.getOwnPropertyDescriptor(tensors, n)?.value.data, n).toEqual(new Float32Array([i, -i])));
+    expect({ ...metadata }).toEqual({ ['__proto__']: 'kept', constructor: 'also kept' });
+    expect(Object.hasOwn(metadata, '__proto__')).toBe(true);
+    expect(tensors['isPrototypeOf']).toBeUndefined(); // nothing is found through Object.prototype
+    fs.rmSync(dir, { recursive: true });
+  });
   it('stores a tensor named __proto__ as data without touching prototypes', () => {
     const input = JSON.parse('{"__proto__": {"shape": [1], "data": null}}') as Record<string, { shape: number[] }>;
     const t = { ...input.__proto__, data: new Float32Array([5]) };

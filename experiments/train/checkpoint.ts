@@ -15,7 +15,10 @@ import type { Device } from '../../core/device.js';
 export const CHECKPOINT_FORMAT = 'tsgrad-checkpoint-v1';
 
 export interface CheckpointData {
-  /** Named tensors; names are namespaced by the caller (e.g. "model.blocks.0.attn.q.weight"). */
+  /**
+   * Named tensors; names are namespaced by the caller (e.g. "model.blocks.0.attn.q.weight"). Loaded maps
+   * have no prototype, so any name (even "__proto__" or "constructor") is plain data.
+   */
   tensors: Record<string, Tensor>;
   /** Anything JSON-serialisable: step, RNG states, config, optimizer scalars. */
   meta: Record<string, unknown>;
@@ -23,7 +26,7 @@ export interface CheckpointData {
 
 /** Write a checkpoint atomically. Reads every tensor's values (async on GPU devices). */
 export async function saveCheckpoint(path: string, ckpt: CheckpointData): Promise<void> {
-  const out: Record<string, SafetensorsInput> = {};
+  const out: Record<string, SafetensorsInput> = Object.create(null);
   for (const [name, t] of Object.entries(ckpt.tensors)) {
     const d = await t.data();
     out[name] = t.dtype === 'int32'
@@ -47,7 +50,7 @@ export function loadCheckpoint(path: string, device: Device): CheckpointData {
     throw new Error(`loadCheckpoint: ${path} has unreadable metadata (${(e as Error).message}); the file is corrupt`);
   }
   if (typeof meta !== 'object' || meta === null) throw new Error(`loadCheckpoint: ${path} metadata is not an object; the file is corrupt`);
-  const tensors: Record<string, Tensor> = {};
+  const tensors: Record<string, Tensor> = Object.create(null);
   for (const [name, t] of Object.entries(file.tensors)) {
     if (t.dtype !== 'F32' && t.dtype !== 'I32') throw new Error(`loadCheckpoint: ${path}: tensor ${name} has dtype ${t.dtype}; expected F32 or I32`);
     tensors[name] = Tensor.fromValues(t.data as ArrayLike<number>, t.shape, device, t.dtype === 'I32' ? 'int32' : 'float32');
@@ -55,14 +58,28 @@ export function loadCheckpoint(path: string, device: Device): CheckpointData {
   return { tensors, meta };
 }
 
-/** Split namespaced tensors ("model.x" -> { x }) . */
-export function withPrefix(prefix: string, tensors: Record<string, Tensor>): Record<string, Tensor> {
-  return Object.fromEntries(Object.entries(tensors).map(([k, v]) => [`${prefix}.${k}`, v]));
+/** A prototype-free record of `entries`: every key, "__proto__" included, is an own data property. */
+function ownRecord<T>(entries: Iterable<[string, T]>): Record<string, T> {
+  const out: Record<string, T> = Object.create(null);
+  for (const [k, v] of entries) out[k] = v;
+  return out;
 }
 
+/**
+ * Namespace tensors under a prefix ({ x } -> "model.x").
+ * @example withPrefix('model', model.stateDict()); // { 'model.w': ..., 'model.b': ... }
+ */
+export function withPrefix(prefix: string, tensors: Record<string, Tensor>): Record<string, Tensor> {
+  return ownRecord(Object.entries(tensors).map(([k, v]) => [`${prefix}.${k}`, v]));
+}
+
+/**
+ * The tensors under a prefix, without it ("model.x" -> { x }); other names are left out.
+ * @example model.loadStateDict(stripPrefix('model', loadCheckpoint(path, dev).tensors));
+ */
 export function stripPrefix(prefix: string, tensors: Record<string, Tensor>): Record<string, Tensor> {
   const p = `${prefix}.`;
-  return Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(p)).map(([k, v]) => [k.slice(p.length), v]));
+  return ownRecord(Object.entries(tensors).filter(([k]) => k.startsWith(p)).map(([k, v]) => [k.slice(p.length), v]));
 }
 
 /**
@@ -76,21 +93,26 @@ export function packState(prefix: string, state: unknown, tensors: Record<string
   }
   if (Array.isArray(state)) return state.map((v, i) => packState(`${prefix}.${i}`, v, tensors));
   if (state && typeof state === 'object') {
-    return Object.fromEntries(Object.entries(state).map(([k, v]) => [k, packState(`${prefix}.${k}`, v, tensors)]));
+    return ownRecord(Object.entries(state).map(([k, v]) => [k, packState(`${prefix}.${k}`, v, tensors)]));
   }
   return state;
 }
 
+/**
+ * Reverse `packState`: each { $tensor: name } becomes the tensor stored under that name, which must be an
+ * own key of `tensors` (a name like "constructor" never resolves through Object.prototype).
+ * @example optimizer.loadStateDict(unpackState(ck.meta.optimizer, ck.tensors) as OptimizerState);
+ */
 export function unpackState(state: unknown, tensors: Record<string, Tensor>): unknown {
   if (Array.isArray(state)) return state.map((v) => unpackState(v, tensors));
   if (state && typeof state === 'object') {
-    const ref = (state as { $tensor?: unknown }).$tensor;
+    const ref = Object.hasOwn(state, '$tensor') ? (state as { $tensor: unknown }).$tensor : undefined;
     if (typeof ref === 'string') {
-      const t = tensors[ref];
-      if (!t) throw new Error(`loadCheckpoint: the checkpoint refers to tensor "${ref}" but does not contain it; the file is corrupt`);
+      const t = Object.hasOwn(tensors, ref) ? tensors[ref] : undefined;
+      if (!(t instanceof Tensor)) throw new Error(`loadCheckpoint: the checkpoint refers to tensor "${ref}" but does not contain it; the file is corrupt`);
       return t;
     }
-    return Object.fromEntries(Object.entries(state).map(([k, v]) => [k, unpackState(v, tensors)]));
+    return ownRecord(Object.entries(state).map(([k, v]) => [k, unpackState(v, tensors)]));
   }
   return state;
 }
