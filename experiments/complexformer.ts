@@ -10,42 +10,43 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { destroyDevices, Generator, initDevice, manualSeed, Tensor, type Device } from '../core/index.js';
-import { clipGradNorm, TransformerLM, type TransformerConfig } from '../nn/index.js';
+import { destroyDevices, Generator, initDevice, manualSeed, type Device } from '../core/index.js';
+import { TransformerLM, type TransformerConfig } from '../nn/index.js';
+import { claimRun, EXPERIMENT_OPTIONS, nameOption, parseExperimentArgs, presetOption, publishReport, resolveRun, SEEDS_OPTION } from './cli/index.js';
 import { VARIANTS, type Variant } from './complexformer/variants.js';
 import { evaluateByPosition, perplexityOver } from './complexformer/position-eval.js';
 import { writeComplexformerReport, type RunResult } from './complexformer/report.js';
 import { SETTINGS, type Settings } from './complexformer/settings.js';
 import { loadBrown, randomWindows } from './data/index.js';
-import { kneserNeyPerplexity } from './ngram/kneser-ney.js';
-import { parseCli } from './report/cli.js';
+import { kneserNeyBaselines } from './ngram/baselines.js';
 import { writeJsonAtomic } from './report/metrics.js';
+import { sameSettings, trainConfig, withSteps } from './train/config.js';
 import { makeOptimizer, runLm } from './train/lm.js';
+import { trainStep } from './train/step.js';
 
-const args = parseCli({
-  name: 'tsx experiments/complexformer.ts',
+const PROG = 'tsx experiments/complexformer.ts';
+const args = parseExperimentArgs({
+  name: PROG,
   description: 'ComplexFormer CMHA vs RoPE attention on the Brown word LM (several seeds, 2x-context evaluation).',
   options: {
-    quick: { type: 'boolean', description: 'smoke run: 30 steps, vocabulary capped at 1000, small evaluation (< 5 min on 2 cores)' },
-    preset: { type: 'string', default: 'full', choices: ['quick', 'full', 'settle'], description: 'run size (settle: RoPE vs CMHA only, 5 seeds x 1000 steps)' },
-    steps: { type: 'number', description: 'training steps (overrides the settings)' },
-    seeds: { type: 'number', description: 'seeds of the main pair, RoPE and CMHA (default 3)' },
-    ablationSeeds: { type: 'number', description: 'seeds of the ablations (no scale, delta = 1)' },
-    device: { type: 'string', description: 'webgpu | webasm | cpu | reference (default: the best that works)' },
-    name: { type: 'string', default: 'complexformer', description: 'outputs go to runs/<name>/' },
+    ...EXPERIMENT_OPTIONS,
+    quick: { type: 'boolean', description: 'smoke run: 30 steps, vocabulary capped at 1000, small evaluation (< 5 min on 2 cores); same as --preset quick' },
+    preset: presetOption(['quick', 'full', 'settle'], 'full', 'run size (settle: RoPE vs CMHA only, 5 seeds x 1000 steps)'),
+    name: nameOption('complexformer'),
+    seeds: { ...SEEDS_OPTION, description: 'seeds of the main pair, RoPE and CMHA (overrides the preset)' },
+    ablationSeeds: { type: 'number', integer: true, min: 0, description: 'seeds of the ablations (no scale, delta = 1)' },
     resume: { type: 'boolean', description: 'reuse the finished runs in runs/<name>/ (same settings) and continue an unfinished one from its checkpoint' },
     estimateFull: { type: 'boolean', default: true, description: 'in --quick, time a few steps of the full settings to estimate the full run' },
   },
 });
 
-const mode = args.quick ? 'quick' : (args.preset as 'quick' | 'full' | 'settle');
-const s: Settings = { ...SETTINGS[mode] };
-if (args.steps !== undefined) {
-  s.steps = args.steps;
-  s.warmup = Math.min(s.warmup, Math.floor(s.steps / 10));
-}
+const run = resolveRun(PROG, args, () => 'complexformer');
+const mode = run.preset as 'quick' | 'full' | 'settle';
+const s: Settings = withSteps({ ...SETTINGS[mode] }, args.steps);
+if (args.maxVocab !== undefined) s.maxVocab = args.maxVocab;
 if (args.seeds !== undefined) s.seeds = args.seeds;
 if (args.ablationSeeds !== undefined) s.ablationSeeds = args.ablationSeeds;
+claimRun(run);
 
 const t0 = performance.now();
 const dev = await initDevice({ device: args.device });
@@ -66,36 +67,36 @@ const maxSeeds = Math.max(s.seeds, s.ablationSeeds);
 for (let seed = 0; seed < maxSeeds && !interrupted; seed++) {
   for (const v of VARIANTS) {
     if (seed >= (v.main ? s.seeds : s.ablationSeeds)) continue;
-    const runName = join(args.name, `${v.name}-s${seed}`);
+    const runName = join(run.name, `${v.name}-s${seed}`);
     const resultFile = join('runs', runName, 'result.json');
     if (args.resume && existsSync(resultFile)) {
       const saved = JSON.parse(readFileSync(resultFile, 'utf8')) as { settings: Settings; result: RunResult };
-      if (JSON.stringify(saved.settings) === JSON.stringify(s)) {
+      if (sameSettings(saved.settings, s)) {
         results.push(saved.result);
         console.log(`${v.name} seed ${seed}: reusing ${resultFile}`);
         continue;
       }
+      if (!args.allowConfigChange) {
+        throw new Error(`--resume: ${resultFile} was made with other settings than this command's; run with the same flags, or add --allow-config-change to train it again with the new ones`);
+      }
       console.log(`${resultFile} was made with other settings: training ${v.name} seed ${seed} again`);
     }
-    const train = {
-      steps: s.steps, batchSize: s.batchSize, context: s.context, lr: s.lr, minLr: s.lr / 10, warmup: s.warmup, clip: 1,
-      evalEvery: s.evalEvery, evalTokens: s.evalTokens, ckptEvery: mode === 'quick' ? 0 : s.evalEvery, seed,
-    };
-    const run = await runLm({
+    const train = trainConfig(s, { seed, evalEvery: s.evalEvery, evalTokens: s.evalTokens, ckptEvery: mode === 'quick' ? 0 : s.evalEvery });
+    const lm = await runLm({
       name: runName, model: modelConfig(seed, v), train, data: corpus, device: dev, resume: args.resume && existsSync(join('runs', runName, 'checkpoint.safetensors')),
-      finalValidTokens: s.finalValidTokens, testTokens: s.testTokens, meta: { experiment: 'complexformer', variant: v.name },
+      allowConfigChange: args.allowConfigChange, finalValidTokens: s.finalValidTokens, testTokens: s.testTokens, meta: { experiment: 'complexformer', variant: v.name },
     });
-    if (run.result.interrupted) {
+    if (lm.interrupted) {
       interrupted = true;
-      console.log('stopped: the report covers the finished runs; continue with --resume');
+      console.log('stopped: the report covers the finished runs only (marked partial); continue with --resume');
       break;
     }
-    const twice = await evaluateByPosition(run.model, corpus.test, { context: 2 * s.context, batch: s.batchSize, maxTokens: s.testTokens, device: dev });
+    const twice = await evaluateByPosition(lm.model, corpus.test, { context: 2 * s.context, batch: s.batchSize, maxTokens: s.testTokens, device: dev });
     const r: RunResult = {
-      variant: v.name, seed, params: run.model.numParameters(), validPerplexity: run.valid.perplexity, validTokens: run.valid.tokens,
-      testPerplexity: run.test.perplexity, testTokens: run.test.tokens, test2x: twice.perplexity, test2xBeyondT: perplexityOver(twice, s.context),
-      test2xByPosition: twice.nllAt.map((n, p) => n / twice.tokensAt[p]), tokensPerSecond: run.result.tokensPerSecond, trainSeconds: run.result.seconds,
-      history: run.result.history.map((h) => ({ step: h.step, loss: h.loss, valPerplexity: h.valPerplexity })),
+      variant: v.name, seed, params: lm.model.numParameters(), validPerplexity: lm.valid.perplexity, validTokens: lm.valid.tokens,
+      testPerplexity: lm.test.perplexity, testTokens: lm.test.tokens, test2x: twice.perplexity, test2xBeyondT: perplexityOver(twice, s.context),
+      test2xByPosition: twice.nllAt.map((n, p) => n / twice.tokensAt[p]), tokensPerSecond: lm.result.tokensPerSecond, trainSeconds: lm.result.seconds,
+      history: lm.result.history.map((h) => ({ step: h.step, loss: h.loss, valPerplexity: h.valPerplexity })),
     };
     results.push(r);
     writeJsonAtomic(resultFile, { settings: s, result: r });
@@ -108,11 +109,7 @@ for (let seed = 0; seed < maxSeeds && !interrupted; seed++) {
 
 const validTokens = results[0]?.validTokens ?? 0;
 const testTokens = results[0]?.testTokens ?? 0;
-const kneserNey = [3, 5].map((order) => ({
-  order,
-  valid: kneserNeyPerplexity(corpus.train, corpus.valid.subarray(0, validTokens + 1), order, V, { skipFirst: true }),
-  test: kneserNeyPerplexity(corpus.train, corpus.test.subarray(0, testTokens + 1), order, V, { skipFirst: true }),
-}));
+const kneserNey = kneserNeyBaselines({ train: corpus.train, valid: corpus.valid.subarray(0, validTokens + 1), test: corpus.test.subarray(0, testTokens + 1), vocabSize: V });
 
 /** Seconds per training step of the full settings, RoPE and CMHA (a few steps after one warm-up step). */
 async function timeFullSteps(d: Device): Promise<Record<string, number>> {
@@ -127,13 +124,7 @@ async function timeFullSteps(d: Device): Promise<Record<string, number>> {
     for (let i = 0; i < 5; i++) {
       const start = performance.now();
       const b = randomWindows(data.train, f.batchSize, f.context, g);
-      const shape = [f.batchSize, f.context];
-      const loss = lm.loss(Tensor.fromValues(b.x, shape, d, 'int32'), Tensor.fromValues(b.y, shape, d, 'int32'));
-      loss.backward();
-      clipGradNorm(lm.parameters(), 1);
-      opt.step();
-      opt.zeroGrad();
-      await loss.item();
+      await trainStep(lm, opt, b, { device: d, batchSize: f.batchSize, context: f.context, clip: 1 });
       if (i > 0) times.push((performance.now() - start) / 1000);
     }
     await Promise.all(lm.parameters().map((p) => p.data())); // the last update may still be running on worker threads
@@ -144,9 +135,10 @@ async function timeFullSteps(d: Device): Promise<Record<string, number>> {
 const fullStepSeconds = mode === 'quick' && args.estimateFull && !interrupted ? await timeFullSteps(dev) : undefined;
 
 const file = writeComplexformerReport({
-  name: args.name, mode, settings: s, fullSettings: SETTINGS.full, device: dev.name, vocabSize: V, corpusStats: corpus.stats,
+  name: run.name, mode, settings: s, fullSettings: SETTINGS.full, device: dev.name, vocabSize: V, corpusStats: corpus.stats,
   results, kneserNey, interrupted, splitTokens: { valid: corpus.valid.length - 1, test: corpus.test.length - 1 }, wallSeconds: (performance.now() - t0) / 1000, fullStepSeconds,
   command: `npx tsx experiments/complexformer.ts${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`,
 });
 console.log(`report: ${file} (${((performance.now() - t0) / 60000).toFixed(1)} min in all)`);
+for (const copy of publishReport(run.runDir, run.outDir)) console.log(`copied to ${copy}`);
 await destroyDevices();

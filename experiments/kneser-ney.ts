@@ -1,28 +1,19 @@
 /**
  * Interpolated modified Kneser-Ney baselines on the Brown protocol (800k train / 200k valid / rest test).
  *
- *   npx tsx experiments/kneser-ney.ts [--orders 3,5] [--min-count 4] [--max-vocab N] [--out runs/kneser-ney]
+ *   npx tsx experiments/kneser-ney.ts [--quick] [--orders 3,5] [--min-count 4] [--max-vocab N] [--name kneser-ney] [--out DIR]
  *
- * Prints a table and writes `<out>/report.md` and `<out>/metrics.json`.
+ * Prints a table and writes report.md and metrics.json to runs/<name>/ (or --out).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '../core/fsutil.js';
+import { claimRun, CliError, EXPERIMENT_OPTIONS, nameOption, parseExperimentArgs, presetOption, resolveRun } from './cli/index.js';
 import { loadBrown } from './data/brown.js';
 import { KneserNey } from './ngram/kneser-ney.js';
 
-const HELP = `Usage: npx tsx experiments/kneser-ney.ts [options]
-
-Interpolated modified Kneser-Ney n-gram perplexities on the Brown corpus protocol
-(first 800,000 tokens train, next 200,000 valid, rest test; vocabulary from train).
-
-Options:
-  --orders LIST      comma-separated n-gram orders (default 3,5)
-  --min-count N      vocabulary keeps train words seen at least N times (default 4)
-  --max-vocab N      cap the vocabulary size, <unk> included (default: no cap)
-  --out DIR          output folder (default runs/kneser-ney)
-  -h, --help         show this help
-`;
+const PROG = 'tsx experiments/kneser-ney.ts';
+/** quick: the vocabulary of the main job's quick preset (2,000 words); full: the protocol's. */
+const PRESET_VOCAB = { quick: 2000, full: undefined } as const;
 
 /** One row of the report. */
 interface Row {
@@ -35,31 +26,27 @@ interface Row {
   discounts: [number, number, number][];
 }
 
-function parseIntFlag(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got '${v}'`);
-  return n;
-}
-
 function main(): void {
-  const { values } = parseArgs({
+  const values = parseExperimentArgs({
+    name: PROG,
+    description: 'Interpolated modified Kneser-Ney n-gram perplexities on the Brown corpus protocol (first 800,000 tokens train, next 200,000 valid, rest test; vocabulary from train).',
     options: {
-      orders: { type: 'string', default: '3,5' },
-      'min-count': { type: 'string', default: '4' },
-      'max-vocab': { type: 'string' },
-      out: { type: 'string', default: join('runs', 'kneser-ney') },
-      help: { type: 'boolean', short: 'h', default: false },
+      quick: { type: 'boolean', description: 'vocabulary capped at 2,000 words (as the main job\'s quick preset); same as --preset quick' },
+      preset: presetOption(['quick', 'full'], 'full', 'vocabulary size (full: train words seen at least --min-count times)'),
+      orders: { type: 'string', default: '3,5', description: 'comma-separated n-gram orders' },
+      minCount: { type: 'number', integer: true, min: 1, default: 4, description: 'vocabulary keeps train words seen at least N times' },
+      maxVocab: EXPERIMENT_OPTIONS.maxVocab,
+      name: nameOption('kneser-ney'),
+      out: { type: 'string', description: 'write the report and metrics here instead (inside the current directory; default runs/<name>/)' },
+      verbose: EXPERIMENT_OPTIONS.verbose,
     },
-    strict: true,
   });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return;
-  }
-  const orders = values.orders.split(',').map((s) => parseIntFlag('orders', s.trim()) ?? 0);
-  const minCount = parseIntFlag('min-count', values['min-count']) ?? 4;
-  const maxVocab = parseIntFlag('max-vocab', values['max-vocab']);
+  const orders = values.orders.split(',').map((s) => Number(s.trim()));
+  if (orders.some((n) => !Number.isInteger(n) || n < 1)) throw new CliError(`${PROG}: option --orders expects whole numbers >= 1 separated by commas, got '${values.orders}'`);
+  const run = resolveRun(PROG, values, () => 'kneser-ney');
+  const minCount = values.minCount;
+  const maxVocab = values.maxVocab ?? PRESET_VOCAB[run.preset as keyof typeof PRESET_VOCAB];
+  claimRun(run);
 
   const t0 = performance.now();
   const corpus = loadBrown({ minCount, maxVocab });
@@ -97,8 +84,7 @@ function main(): void {
     );
   }
 
-  const outDir = values.out;
-  mkdirSync(outDir, { recursive: true });
+  const outDir = run.outDir;
   const command = `npx tsx experiments/kneser-ney.ts ${process.argv.slice(2).join(' ')}`.trim();
   const lines = [
     '# Interpolated modified Kneser-Ney baselines (Brown)',
@@ -128,9 +114,9 @@ function main(): void {
     ),
     '',
   ];
-  writeFileSync(join(outDir, 'report.md'), lines.join('\n'));
+  writeFileAtomic(join(outDir, 'report.md'), lines.join('\n'));
   const metrics = { command, minCount, maxVocab: maxVocab ?? null, loadSeconds, stats, results: rows };
-  writeFileSync(join(outDir, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
+  writeFileAtomic(join(outDir, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
   console.log(`wrote ${join(outDir, 'report.md')} and ${join(outDir, 'metrics.json')}`);
 }
 

@@ -7,42 +7,42 @@
  *   npx tsx experiments/main.ts --preset cpu     # the longer CPU run
  *   npx tsx experiments/main.ts --resume         # continue runs/<name>/checkpoint.safetensors
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { destroyDevices, Generator, initDevice, manualSeed } from '../core/index.js';
+import { claimRun, CliError, EXPERIMENT_OPTIONS, InterruptedError, nameOption, parseExperimentArgs, presetOption, publishReport, resolveRun, SEED_OPTION } from './cli/index.js';
 import { loadBrown } from './data/index.js';
-import { kneserNeyPerplexity } from './ngram/kneser-ney.js';
-import { parseCli } from './report/cli.js';
+import { kneserNeyBaselines } from './ngram/baselines.js';
 import { fmt, ReportWriter } from './report/markdown.js';
 import { writeJsonAtomic } from './report/metrics.js';
 import { lineChart } from './report/svg.js';
+import { trainConfig, withSteps } from './train/config.js';
 import { runLm } from './train/lm.js';
 import { PRESETS } from './train/presets.js';
 
-const args = parseCli({
-  name: 'main',
+const PROG = 'tsx experiments/main.ts';
+const args = parseExperimentArgs({
+  name: PROG,
   description: 'Train a small transformer LM on the Brown corpus and report perplexity next to Kneser-Ney.',
   options: {
-    quick: { type: 'boolean', description: 'the quick preset (a few minutes on 2 cores); same as --preset quick' },
-    preset: { type: 'string', default: 'quick', choices: ['quick', 'cpu', 'gpu'], description: 'run size' },
-    device: { type: 'string', description: 'webgpu | webasm | cpu | reference (default: the best that works)' },
-    steps: { type: 'number', description: 'training steps (overrides the preset)' },
+    ...EXPERIMENT_OPTIONS,
+    preset: presetOption(['quick', 'cpu', 'gpu'], 'quick'),
+    name: nameOption(undefined, 'run name, one folder name: outputs go to runs/<name>/ (default main-<preset>)'),
+    seed: SEED_OPTION,
     lr: { type: 'number', description: 'peak learning rate (overrides the preset)' },
-    seed: { type: 'number', default: 0, description: 'seed for weights, batches and dropout' },
-    name: { type: 'string', description: 'run name: outputs go to runs/<name>/ (default main-<preset>)' },
-    resume: { type: 'boolean', description: 'continue from runs/<name>/checkpoint.safetensors' },
-    ckptEvery: { type: 'number', default: 100, description: 'checkpoint every N steps' },
+    ckptEvery: { type: 'number', integer: true, min: 0, default: 100, description: 'checkpoint every N steps (0 = only at the end and on Ctrl-C)' },
   },
 });
-
-const presetName = args.quick ? 'quick' : (args.preset as keyof typeof PRESETS);
-const p = { ...PRESETS[presetName] };
-if (args.steps !== undefined) {
-  p.steps = args.steps;
-  p.warmup = Math.min(p.warmup, Math.floor(p.steps / 10)); // the preset's warmup, shortened for short runs (shown in the report)
-}
+if (args.lr !== undefined && !(args.lr > 0)) throw new CliError(`${PROG}: option --lr must be above 0, got '${args.lr}'`);
+const run = resolveRun(PROG, args, (preset) => `main-${preset}`);
+const presetName = run.preset as keyof typeof PRESETS;
+const p = withSteps({ ...PRESETS[presetName] }, args.steps);
 if (args.lr !== undefined) p.lr = args.lr;
-const name = args.name ?? `main-${presetName}`;
-const runDir = join('runs', name);
+if (args.maxVocab !== undefined) p.maxVocab = args.maxVocab;
+const { name, runDir } = run;
+const checkpoint = join(runDir, 'checkpoint.safetensors');
+if (args.resume && !existsSync(checkpoint)) throw new Error(`--resume: no checkpoint at ${checkpoint}; start without --resume`);
+claimRun(run);
 
 const dev = await initDevice({ device: args.device });
 manualSeed(args.seed);
@@ -58,24 +58,17 @@ const modelConfig = {
   vocabSize: V, contextLength: p.context, dModel: p.dModel, nHeads: p.nHeads, nLayers: p.nLayers,
   mlp: 'gelu' as const, norm: 'layernorm' as const, positions: 'rope' as const, dropout: p.dropout, tieEmbeddings: p.tieEmbeddings, seed: args.seed,
 };
-const config = {
-  steps: p.steps, batchSize: p.batchSize, context: p.context, lr: p.lr, minLr: p.lr / 10, warmup: p.warmup, clip: 1,
-  evalEvery: p.evalEvery, evalTokens: p.evalTokens, ckptEvery: args.ckptEvery, seed: args.seed,
-};
-const run = await runLm({
-  name, model: modelConfig, train: config, data: corpus, device: dev, resume: args.resume,
+const config = trainConfig(p, { seed: args.seed, evalEvery: p.evalEvery, evalTokens: p.evalTokens, ckptEvery: args.ckptEvery });
+const lm = await runLm({
+  name, model: modelConfig, train: config, data: corpus, device: dev, resume: args.resume, allowConfigChange: args.allowConfigChange,
   finalValidTokens: p.finalValidTokens, testTokens: p.testTokens, meta: { preset: presetName },
 });
-const { model, result, valid, test } = run;
-if (result.interrupted) {
+if (lm.interrupted) {
   await destroyDevices();
-  process.exit();
+  throw new InterruptedError(`stopped at step ${lm.result.steps}; no report written (it needs the final evaluation); continue with --resume`);
 }
-const kn = [3, 5].map((order) => ({
-  order,
-  valid: kneserNeyPerplexity(corpus.train, corpus.valid.subarray(0, valid.tokens + 1), order, V, { skipFirst: true }),
-  test: kneserNeyPerplexity(corpus.train, corpus.test.subarray(0, test.tokens + 1), order, V, { skipFirst: true }),
-}));
+const { model, result, valid, test } = lm;
+const kn = kneserNeyBaselines({ train: corpus.train, valid: corpus.valid.subarray(0, valid.tokens + 1), test: corpus.test.subarray(0, test.tokens + 1), vocabSize: V });
 const bestKn = Math.min(...kn.map((k) => k.test));
 
 // samples from fixed prompts, for the report
@@ -145,4 +138,5 @@ writeJsonAtomic(join(runDir, 'metrics.json'), {
 });
 console.log(`valid perplexity ${valid.perplexity.toFixed(2)}, test perplexity ${test.perplexity.toFixed(2)} (Kneser-Ney ${kn.map((k) => `${k.order}-gram ${k.test.toFixed(2)}`).join(', ')})`);
 console.log(`report: ${reportPath}`);
+for (const file of publishReport(runDir, run.outDir)) console.log(`copied to ${file}`);
 await destroyDevices();

@@ -9,12 +9,13 @@
  *   npx tsx experiments/pdl.ts --quick          # smoke test, under 5 minutes on 2 CPU cores
  *   npx tsx experiments/pdl.ts --preset full    # the study (hours on 2 CPU cores; see the report for the estimate)
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { destroyDevices, initDevice } from '../core/index.js';
 import { TransformerLM } from '../nn/index.js';
 import { powerLawWeights, tokenFrequencies, type FrequencyKind } from '../nn/losses/index.js';
+import { claimRun, CliError, EXPERIMENT_OPTIONS, nameOption, parseExperimentArgs, presetOption, publishReport, resolveRun, SEEDS_OPTION } from './cli/index.js';
 import { loadBrown, loadSotu } from './data/index.js';
-import { parseCli } from './report/cli.js';
 import { fmt } from './report/markdown.js';
 import { BUCKETS, bucketsFromCounts, type Bucket } from './pdl/evaluate.js';
 import { assess, runCell, type CellResult, type Variant } from './pdl/finetune.js';
@@ -23,35 +24,43 @@ import { pretrain } from './pdl/pretrain.js';
 import { writeMetrics, writeReport } from './pdl/report.js';
 import { pickPrompts, textMetrics, type SampleSettings } from './pdl/samples.js';
 import type { VariantRun } from './pdl/summary.js';
+import { trainConfig, withSteps } from './train/config.js';
 
-const args = parseCli({
-  name: 'tsx experiments/pdl.ts',
+const PROG = 'tsx experiments/pdl.ts';
+const args = parseExperimentArgs({
+  name: PROG,
   description: 'Finetune a Brown-pretrained LM on State of the Union addresses with cross-entropy vs the Power-Law Decay Loss.',
   options: {
+    ...EXPERIMENT_OPTIONS,
     quick: { type: 'boolean', description: 'the quick preset (under 5 minutes on 2 cores); same as --preset quick' },
-    preset: { type: 'string', default: 'quick', choices: ['quick', 'full'], description: 'run size' },
-    device: { type: 'string', description: 'webgpu | webasm | cpu | reference (default: the best that works)' },
+    preset: presetOption(['quick', 'full'], 'quick'),
+    name: nameOption('pdl', 'run name, one folder name: pretraining and finetuning runs go to runs/<name>/ (the report module writes runs/pdl/)'),
+    resume: { type: 'boolean', description: 'continue an interrupted pretraining in runs/<name>/pretrain-<preset>/ (done anyway when its settings match)' },
     alphas: { type: 'string', default: '0.25,0.5,1', description: 'PDL exponents, comma-separated (cross-entropy always runs too)' },
     kind: { type: 'string', default: 'probabilities', choices: ['probabilities', 'counts'], description: 'frequencies PDL weighs by' },
-    eps: { type: 'number', default: 1e-6, description: 'added to each frequency (paper: 1e-6..1e-9 with probabilities; use >= 1 with counts)' },
+    eps: { type: 'number', min: 0, default: 1e-6, description: 'added to each frequency (paper: 1e-6..1e-9 with probabilities; use >= 1 with counts)' },
     maxWeight: { type: 'number', description: 'clip PDL weights to at most this' },
-    seeds: { type: 'number', description: 'finetuning seeds 0..n-1 (overrides the preset; at least 2 for a spread)' },
-    steps: { type: 'number', description: 'finetuning steps (overrides the preset)' },
-    pretrainSteps: { type: 'number', description: 'pretraining steps (overrides the preset)' },
-    freshPretrain: { type: 'boolean', description: 'pretrain again even when runs/pdl/pretrain-<preset> holds a finished model' },
+    seeds: { ...SEEDS_OPTION, description: 'finetuning seeds 0..n-1 (overrides the preset; at least 2 for a spread)' },
+    steps: { ...EXPERIMENT_OPTIONS.steps, description: 'finetuning steps (overrides the preset)' },
+    pretrainSteps: { type: 'number', integer: true, min: 1, description: 'pretraining steps (overrides the preset)' },
+    freshPretrain: { type: 'boolean', description: 'pretrain again even when runs/<name>/pretrain-<preset> holds a finished model' },
     pretrained: { type: 'string', description: 'load the pretrained model from this tsgrad checkpoint instead (same architecture and vocabulary)' },
     keepCheckpoints: { type: 'boolean', description: 'keep each finetuned model under runs/pdl/finetune/' },
   },
 });
 
-const preset = args.quick ? 'quick' : (args.preset as 'quick' | 'full');
+const run = resolveRun(PROG, args, () => 'pdl');
+const preset = run.preset as 'quick' | 'full';
 const p = structuredClone(PDL_PRESETS[preset]);
 if (args.seeds !== undefined) p.seeds = args.seeds;
-// shorter runs shorten the warmup too (the report shows the warmup used)
-if (args.steps !== undefined) p.finetune = { ...p.finetune, steps: args.steps, warmup: Math.min(p.finetune.warmup, Math.floor(args.steps / 10)) };
-if (args.pretrainSteps !== undefined) p.pretrain = { ...p.pretrain, steps: args.pretrainSteps, warmup: Math.min(p.pretrain.warmup, Math.floor(args.pretrainSteps / 10)) };
+if (args.maxVocab !== undefined) p.maxVocab = args.maxVocab;
+p.finetune = withSteps(p.finetune, args.steps);
+p.pretrain = withSteps(p.pretrain, args.pretrainSteps);
 const alphas = args.alphas.split(',').map((a) => Number(a.trim()));
-if (alphas.some((a) => !(a > 0))) throw new Error(`--alphas: expected positive numbers separated by commas, got '${args.alphas}' (cross-entropy, alpha 0, always runs)`);
+if (alphas.some((a) => !(a > 0))) throw new CliError(`${PROG}: option --alphas expects positive numbers separated by commas, got '${args.alphas}' (cross-entropy, alpha 0, always runs)`);
+if (args.maxWeight !== undefined && !(args.maxWeight > 0)) throw new CliError(`${PROG}: option --max-weight must be above 0, got '${args.maxWeight}'`);
+if (args.pretrained !== undefined && !existsSync(args.pretrained)) throw new Error(`--pretrained: no checkpoint at ${args.pretrained}`);
+claimRun(run);
 const kind = args.kind as FrequencyKind;
 const seeds = Array.from({ length: p.seeds }, (_, i) => i);
 const command = `npx tsx experiments/pdl.ts ${process.argv.slice(2).join(' ')}`.trim();
@@ -69,11 +78,11 @@ const model = {
   vocabSize: V, contextLength: p.context, dModel: p.dModel, nHeads: p.nHeads, nLayers: p.nLayers,
   mlp: 'gelu' as const, norm: 'layernorm' as const, positions: 'rope' as const, dropout: p.dropout, seed: 0,
 };
-const trainBase = { batchSize: p.batchSize, context: p.context, clip: 1, evalEvery: 0, evalTokens: 0, ckptEvery: 0 };
+const shape = { batchSize: p.batchSize, context: p.context };
 const pre = await pretrain({
   preset, maxVocab: p.maxVocab ?? null, vocabSize: V, model, validTokens: p.pretrain.validTokens,
-  train: { ...trainBase, steps: p.pretrain.steps, lr: p.pretrain.lr, minLr: p.pretrain.lr / 10, warmup: p.pretrain.warmup, ckptEvery: 200, seed: 0 },
-}, brown, dev, { dir: join('runs', 'pdl', `pretrain-${preset}`), fresh: args.freshPretrain, from: args.pretrained });
+  train: trainConfig({ ...p.pretrain, ...shape }, { seed: 0, ckptEvery: 200 }),
+}, brown, dev, { dir: join(run.runDir, `pretrain-${preset}`), fresh: args.freshPretrain, from: args.pretrained });
 console.log(`pretrained (${pre.how}): Brown validation perplexity ${pre.validPerplexity.toFixed(1)}`);
 
 // frequencies on the finetuning targets; buckets always rank by counts (the same order either way)
@@ -92,7 +101,7 @@ const variants: Variant[] = [
 const sampling: SampleSettings = { promptTokens: p.promptTokens, newTokens: p.newTokens, temperature: 0.8, topK: 40 };
 const prompts = pickPrompts(sotu.test, vocab, p.prompts, sampling);
 const common = {
-  model, train: { ...trainBase, steps: p.finetune.steps, lr: p.finetune.lr, minLr: p.finetune.lr / 10, warmup: p.finetune.warmup },
+  model, train: trainConfig({ ...p.finetune, ...shape }, { seed: 0 }),
   data: { train: sotu.train, valid: sotu.valid, heldOut: sotu.test }, heldOutTokens: p.heldOutTokens, bucketOf, prompts, sampling, vocab, device: dev,
 };
 
@@ -108,7 +117,7 @@ console.log(`pretrained only: held-out perplexity ${pretrainedCells[0].score.per
 const cells = new Map<string, CellResult[]>(variants.map((v) => [v.name, []]));
 for (const seed of seeds) {
   for (const variant of variants) {
-    const c = await runCell({ ...common, variant, seed, pretrained: pre.state, runDir: join('runs', 'pdl', 'finetune', `${variant.name}-s${seed}`), keepCheckpoint: args.keepCheckpoints });
+    const c = await runCell({ ...common, variant, seed, pretrained: pre.state, runDir: join(run.runDir, 'finetune', `${variant.name}-s${seed}`), keepCheckpoint: args.keepCheckpoints });
     cells.get(variant.name)!.push(c);
     const b = c.score.buckets;
     console.log(`${variant.label} seed ${seed}: perplexity ${c.score.perplexity.toFixed(1)} (top-100 ${b.top100.perplexity.toFixed(1)}, mid ${b.mid.perplexity.toFixed(1)}, ` +
@@ -174,4 +183,5 @@ const study = {
 const reportPath = writeReport(study);
 const metricsPath = writeMetrics(study);
 console.log(`${minutes.toFixed(1)} min; report: ${reportPath}; metrics: ${metricsPath}`);
+for (const file of publishReport(join('runs', 'pdl'), run.outDir)) console.log(`copied to ${file}`);
 await destroyDevices();

@@ -2,17 +2,10 @@
  * Run sizes of the ComplexFormer experiment. `quick` is a smoke run under 5 minutes on 2 CPU cores; `full`
  * is the comparison itself (hours on 2 CPU cores; the quick report estimates it from measured step times).
  */
-export interface Settings {
-  maxVocab: number | undefined;
-  dModel: number;
-  nHeads: number;
-  nLayers: number;
-  /** Training window T; the 2x evaluation uses 2T. */
-  context: number;
-  batchSize: number;
-  steps: number;
-  lr: number;
-  warmup: number;
+import type { ExperimentConfig } from '../train/config.js';
+
+/** `context` is the training window T; the 2x evaluation uses 2T. */
+export interface Settings extends ExperimentConfig {
   evalEvery: number;
   evalTokens: number;
   /** Tokens scored at the end (undefined = the whole split). */

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { manualSeed, type Device, type Tensor } from '../../core/index.js';
 import { crossEntropyLoss, TransformerLM, type LossFn, type TransformerConfig } from '../../nn/index.js';
 import { powerLawDecayLossFn, type DominanceWarning, type PowerLawWeights } from '../../nn/losses/index.js';
+import { InterruptedError } from '../cli/errors.js';
 import type { Vocab } from '../data/index.js';
 import { makeOptimizer } from '../train/lm.js';
 import { train, type TrainConfig } from '../train/loop.js';
@@ -97,7 +98,7 @@ export async function runCell(c: CellSetup): Promise<CellResult> {
     runDir: c.runDir, model, optimizer, train: c.data.train, valid: c.data.valid, device: c.device,
     config: { ...c.train, seed: c.seed, evalEvery: 0 }, meta: { variant: c.variant.name, alpha: c.variant.alpha, seed: c.seed },
   });
-  if (result.interrupted) throw new Error(`finetune ${c.variant.name} seed ${c.seed}: interrupted`);
+  if (result.interrupted) throw new InterruptedError(`finetuning ${c.variant.name} seed ${c.seed} stopped at step ${result.steps}; no report written (finetuning cells are short: run the command again)`);
   if (!c.keepCheckpoint) rmSync(join(c.runDir, 'checkpoint.safetensors'), { force: true });
   const last = result.history[result.history.length - 1];
   const a = await assess(model, c);

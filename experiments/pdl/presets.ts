@@ -4,17 +4,12 @@
  * prompts; its differences between losses are mostly noise and its report says so. `full` is the study
  * (a few hours on 2 CPU cores; the pretrained model is kept and reused by later runs).
  */
-export interface PdlPreset {
-  /** Vocabulary cap (Brown train words by frequency, <unk> included); undefined = the protocol's (count >= 4). */
-  maxVocab: number | undefined;
-  dModel: number;
-  nHeads: number;
-  nLayers: number;
-  context: number;
-  batchSize: number;
+import type { ModelSize, Schedule } from '../train/config.js';
+
+export interface PdlPreset extends ModelSize {
   dropout: number;
-  pretrain: { steps: number; lr: number; warmup: number; validTokens: number };
-  finetune: { steps: number; lr: number; warmup: number };
+  pretrain: Schedule & { validTokens: number };
+  finetune: Schedule;
   /** Most recent SOTU addresses before the validation years used for finetuning (frequencies are counted on them). */
   sotuTrainAddresses: number;
   /** Held-out (SOTU test split) tokens scored; undefined = all. */

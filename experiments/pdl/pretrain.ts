@@ -14,7 +14,9 @@ import type { Device, Tensor } from '../../core/index.js';
 import { TransformerLM, type TransformerConfig } from '../../nn/index.js';
 import type { BrownCorpus } from '../data/index.js';
 import { writeJsonAtomic } from '../report/metrics.js';
+import { InterruptedError } from '../cli/errors.js';
 import { loadCheckpoint, stripPrefix } from '../train/checkpoint.js';
+import { sameSettings } from '../train/config.js';
 import { evaluate } from '../train/evaluate.js';
 import { makeOptimizer } from '../train/lm.js';
 import { train, type HistoryPoint, type TrainConfig } from '../train/loop.js';
@@ -50,7 +52,7 @@ interface Summary {
   history: HistoryPoint[];
 }
 
-const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+const same = sameSettings;
 
 /** Train (or reuse) the pretrained model; see the module comment. */
 export async function pretrain(spec: PretrainSpec, brown: BrownCorpus, dev: Device, opts: { dir: string; fresh?: boolean; from?: string }): Promise<Pretrained> {
@@ -93,7 +95,7 @@ export async function pretrain(spec: PretrainSpec, brown: BrownCorpus, dev: Devi
     runDir: opts.dir, model, optimizer, train: brown.train, valid: brown.valid, config: spec.train, device: dev, resume,
     meta: { pdlPretrain: spec, modelConfig: spec.model },
   });
-  if (result.interrupted) throw new Error(`pretrain: interrupted at step ${result.steps}; run again to resume from ${ckptPath}`);
+  if (result.interrupted) throw new InterruptedError(`pretraining stopped at step ${result.steps}; no report written; run the same command again to resume from ${ckptPath}`);
   const validPerplexity = await evalValid();
   const summary: Summary = { spec, steps: result.steps, tokensPerSecond: result.tokensPerSecond, validPerplexity, history: result.history };
   writeJsonAtomic(summaryPath, summary);

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 
 export type CliOption =
-  | { type: 'number'; default?: number; description: string; short?: string }
+  | { type: 'number'; default?: number; description: string; short?: string; integer?: boolean; min?: number }
   | { type: 'string'; default?: string; description: string; short?: string; choices?: readonly string[] }
   | { type: 'boolean'; default?: boolean; description: string; short?: string };
 
@@ -113,6 +113,8 @@ export function parseCli<const S extends CliSpec>(spec: S, argv: string[] = proc
       const s = String(v).trim();
       const n = Number(s);
       if (s === '' || !Number.isFinite(n)) throw new CliError(`${prog}: option --${flag} expects a number, got '${v}'`);
+      if (opt.integer && !Number.isInteger(n)) throw new CliError(`${prog}: option --${flag} expects a whole number, got '${v}'`);
+      if (opt.min !== undefined && n < opt.min) throw new CliError(`${prog}: option --${flag} must be at least ${opt.min}, got '${v}'`);
       out[key] = n;
     } else {
       if (opt.choices && !opt.choices.includes(String(v))) {

@@ -22,7 +22,7 @@ export function makeOptimizer(model: TransformerLM, lr: number, weightDecay = 0.
 }
 
 export interface LmRun {
-  /** Outputs go to runs/<name>/ (checkpoint, metrics.jsonl). */
+  /** Outputs go to runs/<name>/ (checkpoint, metrics.jsonl); may be nested, e.g. "complexformer/rope-s0". */
   name: string;
   model: TransformerConfig;
   train: TrainConfig;
@@ -32,17 +32,17 @@ export interface LmRun {
   finalValidTokens?: number;
   testTokens?: number;
   resume?: boolean;
+  /** With `resume`: accept a config that differs from the checkpoint's. */
+  allowConfigChange?: boolean;
   quiet?: boolean;
   weightDecay?: number;
   meta?: Record<string, unknown>;
 }
 
-export interface LmResult {
-  model: TransformerLM;
-  result: TrainResult;
-  valid: EvalResult;
-  test: EvalResult;
-}
+/** A finished run, scored; or one stopped by Ctrl-C (checkpoint saved, nothing scored). */
+export type LmResult =
+  | { interrupted: false; model: TransformerLM; result: TrainResult; valid: EvalResult; test: EvalResult }
+  | { interrupted: true; model: TransformerLM; result: TrainResult };
 
 /** Train one model and evaluate it; the model is built on the current device. */
 export async function runLm(r: LmRun): Promise<LmResult> {
@@ -54,11 +54,12 @@ export async function runLm(r: LmRun): Promise<LmResult> {
   }
   const result = await train({
     runDir: join('runs', r.name), model, optimizer, train: r.data.train, valid: r.data.valid, config: r.train, device: r.device,
-    resume: r.resume, quiet: r.quiet, meta: { modelConfig: { ...r.model, attention: undefined, head: undefined, loss: undefined }, ...r.meta },
+    resume: r.resume, allowConfigChange: r.allowConfigChange, quiet: r.quiet, meta: { modelConfig: { ...r.model, attention: undefined, head: undefined, loss: undefined }, ...r.meta },
   });
+  if (result.interrupted) return { interrupted: true, model, result }; // Ctrl-C: stop now, do not score
   const opts = { context: r.train.context, batch: r.train.batchSize, device: r.device };
   if (!r.quiet) console.log(`${r.name}: evaluating (${r.finalValidTokens ?? 'all'} validation and ${r.testTokens ?? 'all'} test tokens)...`);
   const valid = await evaluate(model, r.data.valid, { ...opts, maxTokens: r.finalValidTokens });
   const test = await evaluate(model, r.data.test, { ...opts, maxTokens: r.testTokens });
-  return { model, result, valid, test };
+  return { interrupted: false, model, result, valid, test };
 }

@@ -2,16 +2,23 @@
  * The shared training loop: seeded random windows, AdamW with warmup + cosine and gradient clipping, a
  * progress bar (step, loss, tokens/s, ETA), periodic validation perplexity, JSONL metrics, atomic
  * checkpoints every N steps that `--resume` continues bit for bit, and Ctrl-C that saves and exits cleanly.
+ *
+ * The run directory is locked while training (see run-dir.ts); resuming refuses a changed config unless
+ * `allowConfigChange`, and cuts metrics.jsonl back to the checkpoint's step, so the log holds exactly one
+ * row per step however often the run was killed.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../core/fsutil.js';
 import { Generator, globalGenerator, Tensor, type Device } from '../../core/index.js';
-import { clipGradNorm, lrAt, type AdamW, type TransformerLM } from '../../nn/index.js';
+import { lrAt, type AdamW, type TransformerLM } from '../../nn/index.js';
 import { randomWindows } from '../data/index.js';
-import { JsonlWriter } from '../report/metrics.js';
+import { JsonlWriter, toJson } from '../report/metrics.js';
 import { Progress } from '../report/progress.js';
 import { loadCheckpoint, packState, saveCheckpoint, stripPrefix, unpackState, withPrefix } from './checkpoint.js';
 import { evaluate, type EvalResult } from './evaluate.js';
+import { checkFreeSpace, lockRunDir, removeStaleTemps } from './run-dir.js';
+import { trainStep } from './step.js';
 
 export interface TrainConfig {
   steps: number;
@@ -40,6 +47,8 @@ export interface TrainSetup {
   config: TrainConfig;
   device: Device;
   resume?: boolean;
+  /** With `resume`: continue even when this config differs from the checkpoint's (else that is an error). */
+  allowConfigChange?: boolean;
   /** Extra JSON kept in the checkpoint (e.g. model config, vocab) so a run can be inspected later. */
   meta?: Record<string, unknown>;
   quiet?: boolean;
@@ -64,10 +73,43 @@ export interface TrainResult {
   finalValid?: EvalResult;
 }
 
+/** Config keys whose change makes a resumed run a different run (checkpoint spacing is not one). */
+const RESUME_KEYS = ['steps', 'batchSize', 'context', 'lr', 'minLr', 'warmup', 'clip', 'evalEvery', 'evalTokens', 'seed'] as const;
+
+/** "steps 150 -> 200, lr 0.003 -> 0.001" for the keys that differ, or '' when none does. */
+export function configChanges(saved: Partial<TrainConfig>, now: TrainConfig): string {
+  return RESUME_KEYS.filter((k) => saved[k] !== undefined && saved[k] !== now[k]).map((k) => `${k} ${saved[k]} -> ${now[k]}`).join(', ');
+}
+
+/** Throw for a config the loop cannot run (negative or fractional counts, a non-positive lr). */
+export function checkTrainConfig(c: TrainConfig): void {
+  const counts = { steps: 1, batchSize: 1, context: 1, warmup: 0, evalEvery: 0, evalTokens: 0, ckptEvery: 0, seed: 0 } as const;
+  for (const [k, min] of Object.entries(counts) as [keyof typeof counts, number][]) {
+    if (!Number.isInteger(c[k]) || c[k] < min) throw new Error(`train: config.${k} must be a whole number >= ${min}, got ${c[k]}`);
+  }
+  if (!(c.lr > 0) || !(c.minLr >= 0) || !(c.clip >= 0)) throw new Error(`train: lr must be > 0 and minLr, clip >= 0; got lr ${c.lr}, minLr ${c.minLr}, clip ${c.clip}`);
+}
+
+/** Bytes of one checkpoint: the parameters and AdamW's two moments in float32, plus header slack. */
+function checkpointBytes(model: TransformerLM): number {
+  return model.parameters().reduce((n, p) => n + p.numel, 0) * 4 * 3 + 2 ** 20;
+}
+
 /** Train (or continue a run) and return its history. */
 export async function train(s: TrainSetup): Promise<TrainResult> {
+  checkTrainConfig(s.config);
+  const release = lockRunDir(s.runDir);
+  try {
+    return await trainLocked(s);
+  } finally {
+    release();
+  }
+}
+
+async function trainLocked(s: TrainSetup): Promise<TrainResult> {
   const c = s.config;
-  mkdirSync(s.runDir, { recursive: true });
+  removeStaleTemps(s.runDir);
+  checkFreeSpace(s.runDir, checkpointBytes(s.model) + 16 * 2 ** 20);
   const ckptPath = join(s.runDir, 'checkpoint.safetensors');
   const metricsPath = join(s.runDir, 'metrics.jsonl');
   const dataGen = new Generator(c.seed);
@@ -77,6 +119,11 @@ export async function train(s: TrainSetup): Promise<TrainResult> {
   if (s.resume) {
     if (!existsSync(ckptPath)) throw new Error(`--resume: no checkpoint at ${ckptPath}; start without --resume`);
     const ck = loadCheckpoint(ckptPath, s.device);
+    const changed = configChanges((ck.meta.config ?? {}) as Partial<TrainConfig>, c);
+    if (changed && !s.allowConfigChange) {
+      throw new Error(`--resume: ${ckptPath} was trained with other settings (${changed}); run with the same flags, or add --allow-config-change to continue with the new ones`);
+    }
+    if (changed && !s.quiet) console.log(`resuming with changed settings: ${changed}`);
     s.model.loadStateDict(stripPrefix('model', ck.tensors));
     s.optimizer.loadStateDict(unpackState(ck.meta.optimizer, ck.tensors) as ReturnType<AdamW['stateDict']>);
     dataGen.setState(ck.meta.dataRng as number[]);
@@ -85,6 +132,7 @@ export async function train(s: TrainSetup): Promise<TrainResult> {
     history = ck.meta.history as HistoryPoint[];
     start = ck.meta.step as number;
     trainSeconds = (ck.meta.trainSeconds as number) ?? 0;
+    cutMetrics(metricsPath, history, s.quiet);
     if (!s.quiet) console.log(`resumed from ${ckptPath} at step ${start}`);
   } else if (existsSync(metricsPath)) {
     rmSync(metricsPath);
@@ -116,7 +164,6 @@ export async function train(s: TrainSetup): Promise<TrainResult> {
   const metrics = new JsonlWriter(metricsPath);
   const progress = new Progress({ total: c.steps, label: 'train', stream: s.quiet ? { write: () => 0 } : process.stdout });
   const tokensPerStep = c.batchSize * c.context;
-  const params = s.model.parameters();
   s.model.train();
   let step = start;
   try {
@@ -125,13 +172,7 @@ export async function train(s: TrainSetup): Promise<TrainResult> {
       const lr = lrAt(step, { lr: c.lr, warmup: c.warmup, total: c.steps, minLr: c.minLr });
       s.optimizer.lr = lr;
       const b = randomWindows(s.train, c.batchSize, c.context, dataGen);
-      const shape = [c.batchSize, c.context];
-      const loss = s.model.loss(Tensor.fromValues(b.x, shape, s.device, 'int32'), Tensor.fromValues(b.y, shape, s.device, 'int32'));
-      loss.backward();
-      if (c.clip > 0) clipGradNorm(params, c.clip);
-      s.optimizer.step();
-      s.optimizer.zeroGrad();
-      const lossValue = await loss.item();
+      const lossValue = await trainStep(s.model, s.optimizer, b, { device: s.device, batchSize: c.batchSize, context: c.context, clip: c.clip });
       // on CPU devices the await above resolves at once; give signals (Ctrl-C) a turn of the event loop
       await new Promise((resolve) => setImmediate(resolve));
       if (!Number.isFinite(lossValue)) throw new Error(`train: loss became ${lossValue} at step ${step}; lower --lr or check the data`);
@@ -162,4 +203,14 @@ export async function train(s: TrainSetup): Promise<TrainResult> {
   const done = history.slice(start > 0 ? 0 : 1); // the first step includes kernel compilation
   const tps = done.length ? (done.length * tokensPerStep) / done.reduce((p, h) => p + tokensPerStep / h.tokPerSec, 0) : 0;
   return { history, steps: step, interrupted, tokensPerSecond: tps, seconds: trainSeconds };
+}
+
+/**
+ * Make metrics.jsonl hold exactly the checkpoint's history: rows written after the checkpoint by a run that
+ * was then killed would otherwise appear twice once the resumed run writes those steps again.
+ */
+function cutMetrics(metricsPath: string, history: HistoryPoint[], quiet?: boolean): void {
+  const rowsBefore = existsSync(metricsPath) ? readFileSync(metricsPath, 'utf8').split('\n').filter((l) => l.trim() !== '').length : 0;
+  writeFileAtomic(metricsPath, history.map((h) => `${toJson(h)}\n`).join(''));
+  if (rowsBefore > history.length && !quiet) console.log(`metrics.jsonl: dropped ${rowsBefore - history.length} rows logged after the checkpoint (step ${history.length})`);
 }

@@ -2,16 +2,9 @@
  * Run sizes. `quick` finishes in a few minutes on 2 CPU cores (capped vocabulary, small model, test
  * perplexity on a prefix of the test split); `cpu` is the 1-hour CPU run (full vocabulary); `gpu` is for a real GPU.
  */
-export interface Preset {
-  maxVocab: number | undefined;
-  dModel: number;
-  nHeads: number;
-  nLayers: number;
-  context: number;
-  batchSize: number;
-  steps: number;
-  lr: number;
-  warmup: number;
+import type { ExperimentConfig } from './config.js';
+
+export interface Preset extends ExperimentConfig {
   evalEvery: number;
   evalTokens: number;
   /** Test tokens scored at the end (undefined = the whole test split). */

@@ -13,13 +13,14 @@
  */
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { destroyDevices, Generator, initDevice, Tensor } from '../../core/index.js';
-import { clipGradNorm, TransformerLM } from '../../nn/index.js';
+import { destroyDevices, Generator, initDevice } from '../../core/index.js';
+import { TransformerLM } from '../../nn/index.js';
 import { kmeans, randomMap, VQLogitsHead } from '../../nn/heads/index.js';
 import { loadBrown } from '../data/index.js';
 import { parseCli } from '../report/cli.js';
 import { writeJsonAtomic } from '../report/metrics.js';
 import { makeOptimizer } from '../train/lm.js';
+import { trainStep } from '../train/step.js';
 import { FULL_RUN, fullRunPlan } from './config.js';
 import { fullHeadCase, timeHeads, vqHeadCase } from './timing.js';
 import { seamsFor, MapBuilder } from './variants.js';
@@ -101,14 +102,9 @@ async function estimateFullRun(): Promise<Record<string, unknown>> {
     const g = new Generator(0);
     const ts: number[] = [];
     for (let s = 0; s <= steps; s++) {
-      const ids = () => Tensor.fromValues(Array.from({ length: p.batchSize * p.context }, () => g.int(Vf)), [p.batchSize, p.context], dev, 'int32');
+      const ids = () => Int32Array.from({ length: p.batchSize * p.context }, () => g.int(Vf));
       const t = performance.now();
-      const loss = lm.loss(ids(), ids());
-      loss.backward();
-      clipGradNorm(lm.parameters(), 1);
-      opt.step();
-      opt.zeroGrad();
-      await loss.item();
+      await trainStep(lm, opt, { x: ids(), y: ids() }, { device: dev, batchSize: p.batchSize, context: p.context, clip: 1 });
       if (s > 0) ts.push(performance.now() - t); // the first step compiles kernels
     }
     const ms = ts.reduce((a, b) => a + b, 0) / ts.length;

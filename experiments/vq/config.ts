@@ -5,18 +5,10 @@
  * d 128); `npx tsx experiments/vq/bench.ts` estimates its wall time from measured steps.
  */
 import type { VQMappingKind } from '../../nn/heads/index.js';
+import type { ExperimentConfig } from '../train/config.js';
 import { codeCounts, planVariants, type Variant } from './variants.js';
 
-export interface VQRunConfig {
-  maxVocab: number | undefined;
-  dModel: number;
-  nHeads: number;
-  nLayers: number;
-  context: number;
-  batchSize: number;
-  steps: number;
-  lr: number;
-  warmup: number;
+export interface VQRunConfig extends ExperimentConfig {
   dropout: number;
   /** Tokens of valid / test scored at the end (undefined = the whole split). */
   evalTokens: number | undefined;
