@@ -91,8 +91,10 @@ export function findingReport(summary: FindingSummary, title: string, comparison
   const r = new ReportWriter(summary.study, { root: FINDINGS_ROOT, title });
   r.paragraph(
     `Command: \`${summary.command}\` (${fmt(summary.wallSeconds / 60, 3)} min wall on ${summary.machine}). ` +
-      `Seeds ${summary.seeds.join(', ')}; each seed is one pair: treatment and baseline share the initialisation seed, ` +
-      `the data order${summary.pretraining ? ' and the pretraining run' : ''}.`,
+      (typeof summary.pairing === 'string'
+        ? summary.pairing
+        : `Seeds ${summary.seeds.join(', ')}; each seed is one pair: treatment and baseline share the initialisation seed, ` +
+          `the data order${summary.pretraining ? ' and the pretraining run' : ''}.`),
   );
   r.heading('Verdict').table(
     ['claim', 'metric', 'effect [95% CI]', 'tested against', 'verdict'],

@@ -130,7 +130,7 @@ for (let seed = 0; seed < s.seeds; seed++) {
       device: dev,
       meta: { experiment: 'vq-logits-settle', head },
     });
-    if (run.result.interrupted) {
+    if (run.interrupted) {
       console.log('stopped: continue with --resume');
       await destroyDevices();
       process.exit(130);

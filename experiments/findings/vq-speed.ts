@@ -113,7 +113,7 @@ for (const s of settings) {
   }
 }
 const summary = summarize('vq-logits-speed', primary, { seeds: Array.from({ length: args.rounds }, (_, i) => i), steps: args.rounds, command, wallSeconds: (performance.now() - t0) / 1000, machine: machineLine() }, secondary, {
-  device: dev.name, tokens: N, rounds: args.rounds, ...(args.load ? { load: args.load } : {}), note: 'seeds are timing rounds here: each round times every case once, interleaved',
+  device: dev.name, tokens: N, rounds: args.rounds, ...(args.load ? { load: args.load } : {}), pairing: `Pairs are timing rounds here, not seeds: ${args.rounds} rounds, each timing every case once, interleaved (the "seeds" field lists the rounds).`,
   medianMs: settings.map((s) => ({ V: s.V, d: s.d, K: s.K, ...Object.fromEntries(Object.entries(s.ms).map(([k, v]) => [k, [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]])) })),
 });
 if (args.write) {
