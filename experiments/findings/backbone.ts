@@ -10,13 +10,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSafetensors } from '../../core/safetensors.js';
-import { parseCli } from '../report/cli.js';
+import { CliError, parseExperimentArgs } from '../cli/index.js';
 import { fmt, ReportWriter } from '../report/markdown.js';
 import { writeJsonAtomic } from '../report/metrics.js';
 import { lineChart } from '../report/svg.js';
 import { FINDINGS_ROOT, machineLine, type FindingSummary } from './finding.js';
 
-const args = parseCli({
+const args = parseExperimentArgs({
   name: 'tsx experiments/findings/backbone.ts',
   description: 'Write findings/backbone-lm from a finished `experiments/main.ts` run.',
   options: {
@@ -29,7 +29,7 @@ const args = parseCli({
 });
 
 const metricsFile = join(args.from, 'metrics.json');
-if (!existsSync(metricsFile)) throw new Error(`--from: no ${metricsFile}; run the training command first (see --help)`);
+if (!existsSync(metricsFile)) throw new CliError(`--from: no ${metricsFile}; run the training command first (see --help)`);
 interface MainMetrics {
   preset: string; device: string; steps: number; params: number; vocabSize: number; tokensPerSecond: number; minutes: number; trainSeconds?: number;
   validPerplexity: number; testPerplexity: number; testTokens: number; validTokens: number; kneserNey: { order: number; valid: number; test: number }[];

@@ -9,13 +9,13 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunResult } from '../complexformer/report.js';
 import type { Settings } from '../complexformer/settings.js';
-import { parseCli } from '../report/cli.js';
+import { CliError, parseExperimentArgs } from '../cli/index.js';
 import { fmt } from '../report/markdown.js';
 import { lineChart } from '../report/svg.js';
 import { findingReport, machineLine, summarize, writeFinding, type Comparison } from './finding.js';
 import { pairedInterval } from './stats.js';
 
-const args = parseCli({
+const args = parseExperimentArgs({
   name: 'tsx experiments/findings/complexformer.ts',
   description: 'Write findings/complexformer-perplexity from a finished ComplexFormer run (paired seeds, 95% t-intervals).',
   options: {
@@ -24,7 +24,7 @@ const args = parseCli({
   },
 });
 
-if (!existsSync(args.from)) throw new Error(`--from: no directory ${args.from}; train first (see --help)`);
+if (!existsSync(args.from)) throw new CliError(`--from: no directory ${args.from}; train first (see --help)`);
 const saved = readdirSync(args.from)
   .map((d) => join(args.from, d, 'result.json'))
   .filter((f) => existsSync(f))

@@ -27,7 +27,7 @@ import { pretrain } from '../pdl/pretrain.js';
 import { referenceDistanceInterval } from '../pdl/reference-distance.js';
 import { continuePrompts, pickPrompts, textMetrics, type SampleSettings, type TextMetrics } from '../pdl/samples.js';
 import { matchTemperature, meanSamplingEntropy } from '../pdl/temperature.js';
-import { parseCli } from '../report/cli.js';
+import { CliError, parseExperimentArgs } from '../cli/index.js';
 import { fmt } from '../report/markdown.js';
 import { writeJsonAtomic } from '../report/metrics.js';
 import { barChart, lineChart } from '../report/svg.js';
@@ -49,7 +49,7 @@ const TOP_K = 40;
 /** Temperatures at which each model's mean sampling entropy is recorded (the curve in the report). */
 const CURVE = [0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.35, 1.5, 1.75, 2];
 
-const args = parseCli({
+const args = parseExperimentArgs({
   name: 'tsx experiments/findings/pdl.ts',
   description: 'PDL diversity settling study: CE vs PDL vs temperature-matched CE over seeds that each pretrain their own model.',
   options: {
@@ -67,7 +67,7 @@ const args = parseCli({
 const preset = args.preset as keyof typeof SETTLE_PRESETS;
 const p: PdlPreset = structuredClone(SETTLE_PRESETS[preset]);
 const positiveInteger = (flag: string, v: number) => {
-  if (!Number.isInteger(v) || v < 1) throw new Error(`--${flag} must be a positive integer, got ${v}`);
+  if (!Number.isInteger(v) || v < 1) throw new CliError(`--${flag} must be a positive integer, got ${v}`);
   return v;
 };
 if (args.steps !== undefined) p.finetune = { ...p.finetune, steps: positiveInteger('steps', args.steps), warmup: Math.min(p.finetune.warmup, Math.floor(args.steps / 10)) };
@@ -75,8 +75,8 @@ if (args.pretrainSteps !== undefined) {
   p.pretrain = { ...p.pretrain, steps: positiveInteger('pretrain-steps', args.pretrainSteps), warmup: Math.min(p.pretrain.warmup, Math.floor(args.pretrainSteps / 10)) };
 }
 if (args.seeds !== undefined) p.seeds = positiveInteger('seeds', args.seeds);
-if (!(args.alpha > 0)) throw new Error(`--alpha must be positive (0 is cross-entropy, the baseline), got ${args.alpha}`);
-if (!/^[\w.-]+$/.test(args.name)) throw new Error(`--name must be a plain directory name (letters, digits, '.', '_', '-'), got '${args.name}'`);
+if (!(args.alpha > 0)) throw new CliError(`--alpha must be positive (0 is cross-entropy, the baseline), got ${args.alpha}`);
+if (!/^[\w.-]+$/.test(args.name)) throw new CliError(`--name must be a plain directory name (letters, digits, '.', '_', '-'), got '${args.name}'`);
 const alpha = args.alpha;
 const EPS = 1e-6;
 const settings = { preset: p, alpha, eps: EPS, kind: 'probabilities', temperature: TEMPERATURE, topK: TOP_K };

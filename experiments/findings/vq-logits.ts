@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { destroyDevices, initDevice, manualSeed } from '../../core/index.js';
 import { VQLogitsHead } from '../../nn/heads/index.js';
 import { loadBrown } from '../data/index.js';
-import { parseCli } from '../report/cli.js';
+import { CliError, parseExperimentArgs } from '../cli/index.js';
 import { fmt } from '../report/markdown.js';
 import { writeJsonAtomic } from '../report/metrics.js';
 import { lineChart } from '../report/svg.js';
@@ -49,7 +49,7 @@ const PRESETS: Record<'quick' | 'settle', Settings> = {
   settle: { maxVocab: undefined, dModel: 64, nHeads: 4, nLayers: 2, context: 64, batchSize: 8, steps: 2000, lr: 2e-3, warmup: 100, dropout: 0.1, divisor: 64, seeds: 3 },
 };
 
-const args = parseCli({
+const args = parseExperimentArgs({
   name: 'tsx experiments/findings/vq-logits.ts',
   description: 'VQ-Logits settling study: full+bias vs faithful (random, frequency) and frequency+bias codebook heads over paired seeds.',
   options: {
@@ -65,12 +65,12 @@ const args = parseCli({
 const preset = args.preset as keyof typeof PRESETS;
 const s: Settings = { ...PRESETS[preset] };
 if (args.steps !== undefined) {
-  if (!Number.isInteger(args.steps) || args.steps < 1) throw new Error(`--steps must be a positive integer, got ${args.steps}`);
+  if (!Number.isInteger(args.steps) || args.steps < 1) throw new CliError(`--steps must be a positive integer, got ${args.steps}`);
   s.steps = args.steps;
   s.warmup = Math.min(s.warmup, Math.floor(s.steps / 10));
 }
 if (args.seeds !== undefined) {
-  if (!Number.isInteger(args.seeds) || args.seeds < 1) throw new Error(`--seeds must be a positive integer, got ${args.seeds}`);
+  if (!Number.isInteger(args.seeds) || args.seeds < 1) throw new CliError(`--seeds must be a positive integer, got ${args.seeds}`);
   s.seeds = args.seeds;
 }
 const command = `npx tsx experiments/findings/vq-logits.ts${process.argv.slice(2).filter((a) => a !== '--resume').map((a) => ` ${a}`).join('')}`;

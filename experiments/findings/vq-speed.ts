@@ -14,13 +14,13 @@ import { destroyDevices, Generator, initDevice, randn, Tensor, type Device } fro
 import { Linear } from '../../nn/index.js';
 import { randomMap, VQLogitsHead } from '../../nn/heads/index.js';
 import { crossEntropy, matmul } from '../../ops/index.js';
-import { parseCli } from '../report/cli.js';
+import { CliError, parseExperimentArgs } from '../cli/index.js';
 import { fmt } from '../report/markdown.js';
 import { barChart } from '../report/svg.js';
 import { findingReport, machineLine, summarize, writeFinding, type Comparison } from './finding.js';
 import { pairedInterval } from './stats.js';
 
-const args = parseCli({
+const args = parseExperimentArgs({
   name: 'tsx experiments/findings/vq-speed.ts',
   description: 'VQ-Logits logit computation vs the full head, timed side by side (paired rounds, 95% t-intervals).',
   options: {
@@ -33,9 +33,9 @@ const args = parseCli({
   },
 });
 for (const k of ['rounds', 'warmup', 'tokens'] as const) {
-  if (!Number.isInteger(args[k]) || args[k] < (k === 'warmup' ? 0 : 1)) throw new Error(`--${k} must be a ${k === 'warmup' ? 'non-negative' : 'positive'} integer, got ${args[k]}`);
+  if (!Number.isInteger(args[k]) || args[k] < (k === 'warmup' ? 0 : 1)) throw new CliError(`--${k} must be a ${k === 'warmup' ? 'non-negative' : 'positive'} integer, got ${args[k]}`);
 }
-if (args.rounds < 2) throw new Error('--rounds must be at least 2 (an interval needs two rounds)');
+if (args.rounds < 2) throw new CliError('--rounds must be at least 2 (an interval needs two rounds)');
 const command = `npx tsx experiments/findings/vq-speed.ts${process.argv.slice(2).map((a) => ` ${a}`).join('')}`;
 const t0 = performance.now();
 const dev = await initDevice({ device: args.device });
