@@ -9,10 +9,10 @@
  * once per (device, kernel name) with dynamic output and arguments, so a new shape never recompiles.
  */
 import gpujs from 'gpu.js';
-import { GpuJsDevice, ReferenceDevice } from './backends.js';
+import { GpuJsDevice, ReferenceDevice } from './devices/gpujs/device.js';
 import type { GridKernelSpec, KernelArg, KernelSpec, KernelThis } from './kernel.js';
 
-export { MAX_GPUJS_ELEMENTS, setThreads } from './backends.js';
+export { MAX_GPUJS_ELEMENTS, setThreads } from './devices/gpujs/device.js';
 
 export type Data = Float32Array | Float64Array;
 export type DeviceName = 'webgpu' | 'webasm' | 'cpu' | 'headlessgl' | 'reference';

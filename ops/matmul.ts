@@ -21,7 +21,7 @@ import { kernel } from '../core/kernel.js';
 import { broadcastShapes, numel, shapeStr } from '../core/shape.js';
 import { Tensor } from '../core/tensor.js';
 import { timedHostKernel } from '../core/profile.js';
-import { wasmGemm } from '../core/wasm/gemm.js';
+import { wasmGemm } from '../core/devices/webasm/wasm/gemm.js';
 import { broadcastRaw } from './shape.js';
 
 // One thread per output element C[bat, i, j]; strides make transposed and broadcast operands free.

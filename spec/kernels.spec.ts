@@ -11,8 +11,8 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { device, Generator, layerNorm, Tensor } from '../core/index.js';
 import { numel, stridesOf } from '../core/shape.js';
-import { fastPathStats, setWasmMath, setWebAsmFastPath } from '../core/webasm-run.js';
-import { wasmMath } from '../core/wasm/math.js';
+import { fastPathStats, setWasmMath, setWebAsmFastPath } from '../core/devices/webasm/fast-path.js';
+import { wasmMath } from '../core/devices/webasm/wasm/math.js';
 import { collapseView, stridedView } from '../ops/shape.js';
 import { expectClose } from './helpers.js';
 

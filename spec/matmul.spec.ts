@@ -12,7 +12,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyDevices, device, Generator, matmul, probeWebGpu, tensor } from '../core/index.js';
-import { wasmGemm } from '../core/wasm/gemm.js';
+import { wasmGemm } from '../core/devices/webasm/wasm/gemm.js';
 import { matmulRows4Spec, setMatmulKernel } from '../ops/matmul.js';
 
 interface Case {

@@ -16,7 +16,7 @@
  * fields) goes through gpu.js's own `run()`. Pinned to gpu.js 2.24.1 (package.json); spec/kernels.spec.ts
  * checks that the fast path is taken and agrees with gpu.js's run().
  */
-import type { KernelArg } from './kernel.js';
+import type { KernelArg } from '../../kernel.js';
 import { wasmMath } from './wasm/math.js';
 
 interface ArrayRecord {

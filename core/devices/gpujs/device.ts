@@ -3,9 +3,9 @@
  * backends (webgpu, webasm, cpu, headlessgl). core/device.ts chooses among them.
  */
 import gpujs from 'gpu.js';
-import type { Data, Device, DeviceName } from './device.js';
-import type { GridKernelSpec, KernelArg, KernelSpec, KernelThis } from './kernel.js';
-import { WebAsmFastPath, type InnerWebAsmKernel } from './webasm-run.js';
+import type { Data, Device, DeviceName } from '../../device.js';
+import type { GridKernelSpec, KernelArg, KernelSpec, KernelThis } from '../../kernel.js';
+import { WebAsmFastPath, type InnerWebAsmKernel } from '../webasm/fast-path.js';
 
 /** gpu.js indexes with float32 arithmetic; past 2^24 elements indices stop being exact. */
 export const MAX_GPUJS_ELEMENTS = 2 ** 24;
