@@ -7,12 +7,20 @@
  *
  * Every device runs a kernel over a flat output of length n (`this.thread.x` = 0..n-1). Kernels are compiled
  * once per (device, kernel name) with dynamic output and arguments, so a new shape never recompiles.
+ *
+ * Layout: core/devices/<device>/ holds each implementation (reference, gpujs, webasm with its WebAssembly
+ * builder and kernels) and the overrides a device registers for ops' kernels (core/devices/overrides.ts);
+ * core/devices/run.ts is the one path every kernel call takes. This file picks the device.
  */
 import gpujs from 'gpu.js';
-import { GpuJsDevice, ReferenceDevice } from './devices/gpujs/device.js';
-import type { GridKernelSpec, KernelArg, KernelSpec, KernelThis } from './kernel.js';
+import { GpuJsDevice } from './devices/gpujs/device.js';
+import { ReferenceDevice } from './devices/reference/device.js';
+import './devices/gpujs/matmul-rows4.js';
+import './devices/webasm/gemm-override.js';
+import { kernel, type GridKernelSpec, type KernelArg, type KernelSpec, type KernelThis } from './kernel.js';
 
 export { MAX_GPUJS_ELEMENTS, setThreads } from './devices/gpujs/device.js';
+export { setKernelOverride } from './devices/overrides.js';
 
 export type Data = Float32Array | Float64Array;
 export type DeviceName = 'webgpu' | 'webasm' | 'cpu' | 'headlessgl' | 'reference';
@@ -22,6 +30,8 @@ export interface Device {
   readonly name: DeviceName;
   /** True when kernel results arrive as promises (webgpu). */
   readonly async: boolean;
+  /** The largest output a kernel may have here (gpu.js indexes in float32: 2^24). */
+  readonly maxElements: number;
   /** Float32Array on gpu.js devices, Float64Array on the reference device. */
   alloc(n: number): Data;
   fromValues(values: ArrayLike<number>): Data;
@@ -155,7 +165,7 @@ export async function probeWebGpu(): Promise<WebGpuProbe> {
 function knownAnswer(this: KernelThis, a: Float32Array, b: Float32Array): number {
   return a[this.thread.x] * 1 + b[this.thread.x] * 2;
 }
-const KNOWN_ANSWER: KernelSpec = { name: 'knownAnswer', fn: knownAnswer };
+const KNOWN_ANSWER: KernelSpec = kernel(knownAnswer);
 
 /**
  * Pick the device asynchronously: `opts.device`, else TSGRAD_DEVICE, else webgpu when a real GPU adapter
