@@ -144,7 +144,7 @@ export class WebAsmFastPath {
 
 let mathLinking = process.env.TSGRAD_WASM_MATH !== '0';
 
-/** Link WebAssembly exp/tanh into webasm kernels (default) or keep gpu.js's calls of Math.exp/Math.tanh. */
+/** Link WebAssembly exp, tanh, log, sin, cos and pow into webasm kernels (default) or keep gpu.js's calls into Math. */
 export function setWasmMath(on: boolean): boolean {
   const prev = mathLinking;
   mathLinking = on;
