@@ -14,7 +14,7 @@
 import type { KernelThis } from '../core/kernel.js';
 import type { Tensor } from '../core/tensor.js';
 import { binaryOp } from './binary.js';
-import type { OpEntry, Sampler } from './table.js';
+import type { OpEntry, Sampler } from '../spec/op-table/index.js';
 
 /** Added under the square root of |z|, as the ComplexFormer code does. */
 export const COMPLEX_ABS_EPS = 1e-9;

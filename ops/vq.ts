@@ -26,7 +26,7 @@ import { checkIndexDtype } from './common.js';
 import { gather, indexSelect } from './indexing.js';
 import { logsumexp } from './reduce.js';
 import { crossEntropy, type CrossEntropyOpts } from './softmax.js';
-import type { OpEntry, Sampler } from './table.js';
+import type { OpEntry, Sampler } from '../spec/op-table/index.js';
 
 // ---- grouping a map by code (host, cached per map storage) --------------------------------------------------
 

@@ -9,7 +9,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { Generator, gradcheck, setDevice, tensor, zeros, type Tensor } from '../core/index.js';
 import { atan2 } from '../ops/index.js';
 import { complexAbs, complexAngle, complexInvAbs2, complexOpTable } from '../ops/complex.js';
-import { DEFAULT_TOL, Sampler } from '../ops/table.js';
+import { DEFAULT_TOL, Sampler } from './op-table/index.js';
 import * as nn from '../nn/index.js';
 import { ComplexAttention, complexAttention, complexRotate, complexScores } from '../nn/complex-attention.js';
 import { propagateFor } from './device-helpers.js';

@@ -11,7 +11,7 @@ import * as nn from '../nn/index.js';
 import {
   checkMap, contiguousMap, frequencyMap, kmeans, mapSizes, randomMap, VQLogitsHead, vqLogitsHead, vqLoss, vqNaiveLoss,
 } from '../nn/heads/index.js';
-import { Sampler } from '../ops/table.js';
+import { Sampler } from './op-table/index.js';
 import { clusterLogsumexp, gatherByMap, vqCrossEntropy, vqNaiveCrossEntropy, vqOpTable } from '../ops/vq.js';
 import { propagateFor } from './device-helpers.js';
 import { build, expectClose } from './helpers.js';

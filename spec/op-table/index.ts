@@ -7,12 +7,12 @@
  * call the op on them. Values are kept away from kinks and poles by the domain of each input. Draw every random choice in
  * `sample`, never inside `call` (gradcheck calls it many times).
  */
-import { Generator } from '../core/rng.js';
-import { numel } from '../core/shape.js';
-import type { Tensor } from '../core/tensor.js';
-import { complexOpTable } from './complex.js';
-import * as ops from './index.js';
-import { vqOpTable } from './vq.js';
+import { Generator } from '../../core/rng.js';
+import { numel } from '../../core/shape.js';
+import type { Tensor } from '../../core/tensor.js';
+import { complexOpTable } from '../../ops/complex.js';
+import * as ops from '../../ops/index.js';
+import { vqOpTable } from '../../ops/vq.js';
 
 /** any: (-2, 2); positive: (0.5, 2.5); nonzero: ±(0.3, 2); unit: (-0.9, 0.9); distinct: well-separated values. */
 export type Domain = 'any' | 'positive' | 'nonzero' | 'unit' | 'distinct';
