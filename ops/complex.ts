@@ -14,7 +14,6 @@
 import type { KernelThis } from '../core/kernel.js';
 import type { Tensor } from '../core/tensor.js';
 import { binaryOp } from './binary.js';
-import type { OpEntry, Sampler } from '../spec/op-table/index.js';
 
 /** Added under the square root of |z|, as the ComplexFormer code does. */
 export const COMPLEX_ABS_EPS = 1e-9;
@@ -51,17 +50,3 @@ export const complexAngle = binaryOp(complexAngle_, (g, re, im) => {
   const w = g.mul(complexInvAbs2(re, im));
   return [w.mul(im).neg(), w.mul(re)];
 });
-
-/** (re, im) test cases with broadcasting; im is kept away from 0 (the angle's jump, the origin). */
-function complexCase(r: Sampler, call: (re: Tensor, im: Tensor) => Tensor) {
-  const s = r.shape();
-  const [sa, sb] = r.g.random() < 0.5 ? [s, r.broadcastOf(s)] : [r.broadcastOf(s), s];
-  return { inputs: [r.floats(sa), r.floats(sb, 'nonzero')], call: ([a, b]: Tensor[]) => call(a, b) };
-}
-
-/** Op-table entries of these ops (listed in ops/table.ts's opTable, which enrols them in the spec suite). */
-export const complexOpTable: OpEntry[] = [
-  { name: 'complexAbs', sample: (r) => complexCase(r, complexAbs) },
-  { name: 'complexAngle', sample: (r) => complexCase(r, complexAngle) },
-  { name: 'complexInvAbs2', sample: (r) => complexCase(r, complexInvAbs2) },
-];

@@ -101,6 +101,16 @@ export const silu = unaryOp(silu_, (g, x) => {
   return g.mul(s.mul(x.mul(s.neg().add(1)).add(1)));
 });
 
+// softplus(x) = log(1 + e^x), written as max(x, 0) + log(1 + e^-|x|): the naive form overflows in float32
+// (e^89 is Infinity, so softplus(100) would be Infinity instead of 100); this one never exponentiates a
+// positive number. Its derivative is sigmoid(x).
+function softplus_(this: KernelThis, x: Float32Array): number {
+  const v = x[this.thread.x];
+  return Math.max(v, 0) + Math.log(1 + Math.exp(-Math.abs(v)));
+}
+/** log(1 + e^x), safe in float32 for any x. @example softplus(tensor([-100, 0, 100])) // [0, 0.693, 100] */
+export const softplus = unaryOp(softplus_, (g, x) => g.mul(x.sigmoid()));
+
 function square_(this: KernelThis, x: Float32Array): number {
   const v = x[this.thread.x];
   return v * v;
