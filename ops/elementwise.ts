@@ -79,10 +79,10 @@ function geluBackward_(this: KernelThis, g: Float32Array, x: Float32Array, y: Fl
   if (Math.abs(v) < 0.01) t = Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v));
   return g[this.thread.x] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * 0.7978845608028654 * (1 + 0.134145 * v * v));
 }
-const geluBackwardK = kernel(geluBackward_);
+const geluBackwardKernel = kernel(geluBackward_);
 export const gelu = unaryOp(gelu_, (g, x, y) =>
   fusedBackward(
-    () => new Tensor(runKernel(x.device, geluBackwardK, x.numel, [g, x, y]), x.shape, x.device),
+    () => new Tensor(runKernel(x.device, geluBackwardKernel, x.numel, [g, x, y]), x.shape, x.device),
     () => {
       const t = x.mul(x.square().mul(0.044715).add(1)).mul(0.7978845608028654).tanh();
       const du = x.square().mul(3 * 0.044715).add(1).mul(0.7978845608028654);
@@ -122,10 +122,10 @@ export const reciprocal = unaryOp(reciprocal_, (g, _x, y) => g.mul(y.square()).n
 
 // x^p for a number p
 function powScalar_(this: KernelThis, x: Float32Array, p: number): number { return Math.pow(x[this.thread.x], p); }
-const powScalarK = kernel(powScalar_);
+const powScalarKernel = kernel(powScalar_);
 /** x ** p with a number exponent. */
 export function powScalar(x: Tensor, p: number): Tensor {
   if (typeof p !== 'number' || !Number.isFinite(p)) throw new Error(`pow: exponent must be a finite number, got ${p}`);
-  const y = new Tensor(x.run(powScalarK, x.numel, [x, p]), x.shape, x.device);
+  const y = new Tensor(x.run(powScalarKernel, x.numel, [x, p]), x.shape, x.device);
   return record(y, 'pow', [x], (g) => [g.mul(powScalar(x, p - 1)).mul(p)]);
 }

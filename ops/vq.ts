@@ -84,7 +84,7 @@ function gatherByMap_(this: KernelThis, x: Float32Array, map: Float32Array, V: n
   const i = this.thread.x - r * V;
   return x[r * K + map[i]];
 }
-const gatherByMapK = kernel(gatherByMap_);
+const gatherByMapKernel = kernel(gatherByMap_);
 
 /**
  * Token logits from code logits: y[..., i] = x[..., map[i]] (x [..., K], map int32 [V] -> [..., V]).
@@ -96,7 +96,7 @@ export function gatherByMap(x: Tensor, map: Tensor): Tensor {
   const K = x.shape[x.ndim - 1];
   const V = map.numel;
   const groups = groupsOf('gatherByMap', map, K); // validates the map (cached)
-  const data = thenRun(groups, () => runKernel(x.device, gatherByMapK, (x.numel / K) * V, [x, map, V, K]));
+  const data = thenRun(groups, () => runKernel(x.device, gatherByMapKernel, (x.numel / K) * V, [x, map, V, K]));
   const y = new Tensor(data, [...x.shape.slice(0, -1), V], x.device);
   return record(y, 'gatherByMap', [x], (g) => [scatterAddByMap(g, map, K)]);
 }
@@ -112,7 +112,7 @@ function scatterAddByMap_(this: KernelThis, src: Float32Array, offsets: Float32A
   for (let p = 0; p < end - start; p++) s += src[base + perm[start + p]];
   return s;
 }
-const scatterAddByMapK = kernel(scatterAddByMap_);
+const scatterAddByMapKernel = kernel(scatterAddByMap_);
 
 /**
  * Sum token values into their codes: y[..., j] = sum of src[..., i] over tokens i with map[i] = j
@@ -124,7 +124,7 @@ export function scatterAddByMap(src: Tensor, map: Tensor, K: number): Tensor {
     throw new Error(`scatterAddByMap: src ${shapeStr(src.shape)} must end in V = ${V} (the map's length)`);
   }
   const groups = groupsOf('scatterAddByMap', map, K);
-  const data = thenRun(groups, (g) => runKernel(src.device, scatterAddByMapK, (src.numel / V) * K, [src, g.offsets, g.perm, V, K]));
+  const data = thenRun(groups, (g) => runKernel(src.device, scatterAddByMapKernel, (src.numel / V) * K, [src, g.offsets, g.perm, V, K]));
   const y = new Tensor(data, [...src.shape.slice(0, -1), K], src.device);
   return record(y, 'scatterAddByMap', [src], (g) => [gatherByMap(g, map)]);
 }
@@ -145,7 +145,7 @@ function clusterLogsumexp_(this: KernelThis, b: Float32Array, offsets: Float32Ar
   if (end > start) out = m + Math.log(s);
   return out;
 }
-const clusterLogsumexpK = kernel(clusterLogsumexp_);
+const clusterLogsumexpKernel = kernel(clusterLogsumexp_);
 
 /**
  * Per-code log-sum-exp of per-token values: y[j] = log sum_{i: map[i] = j} exp(b[i]) (b [V] -> [K]), each
@@ -157,7 +157,7 @@ export function clusterLogsumexp(b: Tensor, map: Tensor, K: number): Tensor {
     throw new Error(`clusterLogsumexp: b ${shapeStr(b.shape)} must be 1-D with one value per token of the map ${shapeStr(map.shape)}`);
   }
   const groups = groupsOf('clusterLogsumexp', map, K);
-  const data = thenRun(groups, (g) => runKernel(b.device, clusterLogsumexpK, K, [b, g.offsets, g.perm]));
+  const data = thenRun(groups, (g) => runKernel(b.device, clusterLogsumexpKernel, K, [b, g.offsets, g.perm]));
   const y = new Tensor(data, [K], b.device);
   return record(y, 'clusterLogsumexp', [b], (g, out) => [gatherByMap(g, map).mul(b.sub(gatherByMap(out, map)).exp())]);
 }
@@ -177,7 +177,7 @@ function lookupIds_(this: KernelThis, table: Float32Array, ids: Float32Array, ig
   if (v !== ignore) out = table[v];
   return out;
 }
-const lookupIdsK = kernel(lookupIds_);
+const lookupIdsKernel = kernel(lookupIds_);
 
 /**
  * table[ids] as int32 (e.g. each target's code M(y)); ids equal to `ignore` give 0. No gradient.
@@ -195,7 +195,7 @@ export function lookupIds(table: Tensor, ids: Tensor, ignore = -(2 ** 31)): Tens
       }
     }
   });
-  const run = () => runKernel(ids.device, lookupIdsK, ids.numel, [table, ids, ignore]);
+  const run = () => runKernel(ids.device, lookupIdsKernel, ids.numel, [table, ids, ignore]);
   return new Tensor(check instanceof Promise ? check.then(run) : run(), ids.shape, ids.device, 'int32');
 }
 
@@ -225,7 +225,7 @@ function safeIds_(this: KernelThis, t: Float32Array, ignore: number): number {
   const v = t[this.thread.x];
   return v === ignore ? 0 : v;
 }
-const safeIdsK = kernel(safeIds_);
+const safeIdsKernel = kernel(safeIds_);
 
 /**
  * Exact cross-entropy over V tokens from K code logits in O(K) per position (see the module comment).
@@ -242,7 +242,7 @@ export function vqCrossEntropy(codeLogits: Tensor, targets: Tensor, map: Tensor,
   let keep: Tensor | null = null;
   if (opts.ignoreIndex !== undefined) {
     keep = t.ne(opts.ignoreIndex);
-    t = new Tensor(runKernel(t.device, safeIdsK, N, [t, opts.ignoreIndex]), [N], t.device, 'int32');
+    t = new Tensor(runKernel(t.device, safeIdsKernel, N, [t, opts.ignoreIndex]), [N], t.device, 'int32');
   }
   const bias = opts.bias ?? null;
   const logMass = bias ? clusterLogsumexp(bias, map, K) : logCodeSizes(map, K); // B [K]
