@@ -1,10 +1,10 @@
 /**
  * Matmul throughput: GFLOP/s of C = A B (n x n) through `matmul()`, median of several runs after a warm-up,
  * for each device and forward kernel:
- * - `strided`: the one-thread-per-output kernel over `Device.run` (what matmul ran before).
- * - `rows4`: `matmulRows4` (4 rows per thread, 3-D grid) through `Device.runGrid`, one thread.
+ * - `strided`: matmul's own kernel, `matmulStrided`, one thread per output (no device override).
+ * - `rows4`: the `matmulRows4` override (4 rows per thread, 3-D grid, core/devices/gpujs/matmul-rows4.ts), one thread.
  * - `rows4-threads` (webasm): the same with gpu.js asyncMode, i.e. WebAssembly threads.
- * - `wasm` (webasm, cpu): the WebAssembly SIMD micro-kernel (core/wasm/gemm.ts), one thread; the default
+ * - `wasm` (webasm, cpu): the WebAssembly SIMD micro-kernel (core/devices/webasm/wasm/gemm.ts), one thread; the default
  *   on webasm.
  *
  *   npx tsx bench/matmul.ts [--quick]     prints a table and writes bench/results/matmul.json
@@ -16,7 +16,11 @@ import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { device, matmul, randn, setThreads, type Tensor } from '../core/index.js';
 import type { Data } from '../core/device.js';
-import { setMatmulKernel } from '../ops/matmul.js';
+import { setKernelOverride } from '../core/devices/overrides.js';
+
+/** The benchmark's kernel labels as implementations of matmul's kernel (core/devices/overrides.ts). */
+const IMPLEMENTATION: Record<string, string> = { strided: 'none', rows4: 'matmulRows4', 'rows4-threads': 'matmulRows4', wasm: 'matmulWasm' };
+const setMatmulKernel = (label: string): string => setKernelOverride('matmulStrided', IMPLEMENTATION[label] ?? label);
 
 // ---------------------------------------------------------------------------------------------------------
 // The benchmark
@@ -89,7 +93,7 @@ export async function runMatmulBench(opts: MatmulBenchOpts = {}): Promise<Matmul
       const strided = new Map<number, Data>();
       for (const kernel of kernels) {
         if (kernel === 'rows4-threads' && devName !== 'webasm') continue;
-        setMatmulKernel(kernel === 'rows4-threads' ? 'rows4' : kernel);
+        setMatmulKernel(kernel);
         const prevThreads = setThreads(kernel === 'rows4-threads');
         try {
           for (const [q, n] of ns.entries()) {

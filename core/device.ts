@@ -7,13 +7,21 @@
  *
  * Every device runs a kernel over a flat output of length n (`this.thread.x` = 0..n-1). Kernels are compiled
  * once per (device, kernel name) with dynamic output and arguments, so a new shape never recompiles.
+ *
+ * Layout: core/devices/<device>/ holds each implementation (reference, gpujs, webasm with its WebAssembly
+ * builder and kernels) and the overrides a device registers for ops' kernels (core/devices/overrides.ts);
+ * core/devices/run.ts is the one path every kernel call takes. This file picks the device.
  */
 import gpujs from 'gpu.js';
-import { GpuJsDevice, ReferenceDevice } from './backends.js';
-import type { GridKernelSpec, KernelArg, KernelSpec, KernelThis } from './kernel.js';
+import { GpuJsDevice } from './devices/gpujs/device.js';
+import { ReferenceDevice } from './devices/reference/device.js';
+import './devices/gpujs/matmul-rows4.js';
+import './devices/webasm/gemm-override.js';
+import { kernel, type GridKernelSpec, type KernelArg, type KernelSpec, type KernelThis } from './kernel.js';
 import { describeAdapter, findWebGpuAdapter, type AdapterInfo } from './webgpu-probe.js';
 
-export { MAX_GPUJS_ELEMENTS, setThreads } from './backends.js';
+export { MAX_GPUJS_ELEMENTS, setThreads } from './devices/gpujs/device.js';
+export { setKernelOverride } from './devices/overrides.js';
 
 export type Data = Float32Array | Float64Array;
 export type DeviceName = 'webgpu' | 'webasm' | 'cpu' | 'headlessgl' | 'reference';
@@ -165,7 +173,7 @@ function adapterReason(a: AdapterInfo): string {
 function knownAnswer(this: KernelThis, a: Float32Array, b: Float32Array): number {
   return a[this.thread.x] * 1 + b[this.thread.x] * 2;
 }
-const KNOWN_ANSWER: KernelSpec = { name: 'knownAnswer', fn: knownAnswer };
+const KNOWN_ANSWER: KernelSpec = kernel(knownAnswer);
 
 /**
  * Pick the device asynchronously: `opts.device`, else TSGRAD_DEVICE, else webgpu when a real GPU adapter

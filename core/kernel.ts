@@ -29,10 +29,41 @@ export interface KernelSpec {
   argumentTypes?: Record<string, string>;
 }
 
-/** Wrap a kernel function (its name is the cache key). */
+/**
+ * Every kernel name declared so far, with what it names: a kernel function, or a device override
+ * (core/devices/overrides.ts). Devices cache compiled kernels by name, so two kernels sharing a name would
+ * silently share one compiled kernel: declaring a taken name throws instead.
+ */
+const declared = new Map<string, { fn: unknown; what: string }>();
+
+/**
+ * Reserve `name` for `fn` (a kernel function, or an override's run function). Declaring the same function
+ * under its own name again is allowed (a module evaluated twice); anything else under a taken name throws.
+ */
+export function claimKernelName(name: string, fn: unknown, what: string): void {
+  const had = declared.get(name);
+  if (had && had.fn !== fn) {
+    throw new Error(`kernel: the name "${name}" is taken by ${had.what}; ${what} needs a name of its own (rename its function or pass { name })`);
+  }
+  declared.set(name, { fn, what });
+}
+
+/** True when a kernel (or override) of this name was declared. */
+export function isKernelName(name: string): boolean {
+  return declared.has(name);
+}
+
+/**
+ * Declare a kernel: a top-level function over `this.thread.x`. Its name (the function's, or `opts.name`) is
+ * the device's cache key and the profiler's row, and must be unique.
+ * @example
+ * function double_(this: KernelThis, x: Float32Array): number { return 2 * x[this.thread.x]; }
+ * const doubleKernel = kernel(double_, { name: 'double' });
+ */
 export function kernel(fn: KernelFn, opts: Omit<KernelSpec, 'fn' | 'name'> & { name?: string } = {}): KernelSpec {
   const name = opts.name ?? fn.name;
   if (!name) throw new Error('kernel: the kernel function needs a name (use a named top-level function)');
+  claimKernelName(name, fn, `kernel function ${fn.name || '(anonymous)'}`);
   return { name, fn, functions: opts.functions, argumentTypes: opts.argumentTypes };
 }
 
@@ -47,4 +78,14 @@ export interface GridKernelSpec {
   fn: (this: KernelThis, ...args: any[]) => number[];
   components: 2 | 3 | 4;
   argumentTypes?: Record<string, string>;
+}
+
+/**
+ * Declare a grid kernel (see `GridKernelSpec`); its name must be unique among all kernels.
+ * @example
+ * const spec = gridKernel({ name: 'pairs', fn: pairs_, components: 2 });
+ */
+export function gridKernel(spec: GridKernelSpec): GridKernelSpec {
+  claimKernelName(spec.name, spec.fn, `grid kernel ${spec.fn.name || spec.name}`);
+  return spec;
 }

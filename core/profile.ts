@@ -6,29 +6,23 @@
  *   await loss.item();
  *   console.log(formatProfile(stopProfile(), { top: 15 }));
  *
- * How: `startProfile` wraps `run` (and `runGrid`, where a device offers one) on the device objects that
- * `device(name)` hands out, the same objects every Tensor points to, by setting an own property on each
- * instance; `stopProfile` puts back exactly what was there before (it deletes the own property, so the
- * class's method shows through again, or restores an earlier own wrapper). Nothing is wrapped while no
- * profile runs, so the profiler costs nothing when off.
+ * How: every kernel call goes through one path (core/devices/run.ts), which hands the call to
+ * `timeKernelCall` while a profile runs; device overrides (the WebAssembly gemm) are timed there under their
+ * own name. Nothing is patched, and when no profile runs the path skips the profiler after one flag check.
  *
- * What is timed: on synchronous devices (webasm, cpu, reference, headlessgl) `Device.run` does the whole
+ * What is timed: on synchronous devices (webasm, cpu, reference, headlessgl) a kernel call does the whole
  * kernel before it returns, so a row's time is real kernel work, including gpu.js's per-call argument
  * copies and output allocation. Calls nested inside another timed call count only for their own share
- * (exclusive time). On asynchronous devices (webgpu, or a `runGrid` that hands the work to a WebAssembly
+ * (exclusive time). On asynchronous devices (webgpu, or a matmul that hands the work to a WebAssembly
  * worker pool and returns a promise) the time is DISPATCH ONLY: the call returns a promise long before the
  * work is done, and overlapping promises cannot be attributed to one kernel. Such rows count their
  * promise-returning calls in `asyncCalls`, and `formatProfile` marks them with `*`.
  *
  * Everything outside kernels (building the graph, host-side index grouping, allocations, garbage
  * collection) is not in any row: compare `kernelMs` with the wall time between start and stop
- * (`profileElapsed`) to see how much that is.
- *
- * Limits: a device made after `startProfile` (first use of a new device name, or after `destroyDevices`)
- * is not wrapped; a `runGrid` installed on a device during a profile is not timed. One profile at a time.
+ * (`profileElapsed`) to see how much that is. One profile at a time.
  */
-import { DEVICE_NAMES, device as deviceByName, type Data, type Device, type DeviceName } from './device.js';
-import type { KernelArg } from './kernel.js';
+import { DEVICE_NAMES, type Device, type DeviceName } from './device.js';
 
 export interface ProfileRow {
   /** Kernel name (`KernelSpec.name`). */
@@ -42,12 +36,12 @@ export interface ProfileRow {
   share: number;
   /** Calls that returned a promise: for those only the dispatch was timed. */
   asyncCalls: number;
-  /** Output elements summed over all calls (n of `run`, grid cells x components of `runGrid`). */
+  /** Output elements summed over all calls. */
   elements: number;
 }
 
 export interface ProfileOpts {
-  /** Devices to wrap (default: every device that `device(name)` can hand out now). */
+  /** Devices to time (default: all). */
   devices?: (DeviceName | string)[];
 }
 
@@ -57,19 +51,6 @@ export interface ProfileTotals {
   /** Timed kernel milliseconds so far. */
   kernelMs: number;
   calls: number;
-}
-
-type RunFn = Device['run'];
-type RunGridFn = (spec: { name: string; components?: number }, grid: number[], args: KernelArg[], opts?: unknown) => Data | Promise<Data>;
-type Patchable = Device & { runGrid?: RunGridFn };
-
-interface Patch {
-  dev: Patchable;
-  key: 'run' | 'runGrid';
-  /** The own property before we patched, if there was one. */
-  hadOwn: boolean;
-  before: unknown;
-  wrapper: unknown;
 }
 
 interface Acc {
@@ -82,7 +63,8 @@ interface Acc {
 }
 
 interface Session {
-  patches: Patch[];
+  /** The devices timed; null for all. */
+  devices: ReadonlySet<string> | null;
   acc: Map<string, Acc>;
   t0: number;
   kernelMs: number;
@@ -98,17 +80,10 @@ export function isProfiling(): boolean {
   return session !== null;
 }
 
-function availableDevices(names: readonly string[]): Patchable[] {
-  const out: Patchable[] = [];
+function checkDeviceNames(names: readonly string[]): void {
   for (const n of names) {
-    try {
-      out.push(deviceByName(n) as Patchable);
-    } catch (e) {
-      // an unavailable device (webgpu not probed, headlessgl stub) has no kernels to time; an unknown name is a mistake
-      if (!(DEVICE_NAMES as readonly string[]).includes(n)) throw e;
-    }
+    if (!(DEVICE_NAMES as readonly string[]).includes(n)) throw new Error(`startProfile: unknown device "${n}"; choose among ${DEVICE_NAMES.join(', ')}`);
   }
-  return out;
 }
 
 function record(s: Session, dev: Device, kernel: string, ms: number, isAsync: boolean, elements: number): void {
@@ -124,7 +99,7 @@ function record(s: Session, dev: Device, kernel: string, ms: number, isAsync: bo
 }
 
 /** Time `call` exclusively of nested timed calls, then record it. */
-function timed<R>(s: Session, dev: Device, kernel: string, elements: number, call: () => R): R {
+function timed<R>(s: Session, dev: Device, kernel: () => string, elements: number, call: () => R): R {
   s.childMs.push(0);
   const t0 = performance.now();
   let out: R;
@@ -135,50 +110,37 @@ function timed<R>(s: Session, dev: Device, kernel: string, elements: number, cal
     const nested = s.childMs.pop() ?? 0;
     if (s.childMs.length > 0) s.childMs[s.childMs.length - 1] += total;
     // recorded even when the call throws: the time was spent
-    if (session === s) record(s, dev, kernel, total - nested, false, elements);
+    if (session === s) record(s, dev, kernel(), total - nested, false, elements);
   }
   if (out instanceof Promise) {
-    const a = s.acc.get(`${dev.name}\u0000${kernel}`);
+    const a = s.acc.get(`${dev.name}\u0000${kernel()}`);
     if (a) a.asyncCalls++;
   }
   return out;
 }
 
 /**
- * Run a kernel that is not a gpu.js kernel (the WebAssembly matmul micro-kernel) so that a running profile
- * times it as a row of its own; without a profile it just calls `call`.
+ * Time one kernel call while a profile runs (the kernel path, core/devices/run.ts, calls this);
+ * `kernel` is asked after the call, when it is known whether an override ran.
  */
-export function timedHostKernel<R>(dev: Device, kernel: string, elements: number, call: () => R): R {
-  return session ? timed(session, dev, kernel, elements, call) : call();
+export function timeKernelCall<R>(dev: Device, kernel: () => string, elements: number, call: () => R): R {
+  const s = session;
+  if (!s || (s.devices && !s.devices.has(dev.name))) return call();
+  return timed(s, dev, kernel, elements, call);
 }
 
 /**
- * Start timing every kernel call on the given devices (default: all that are available now).
+ * Start timing every kernel call on the given devices (default: all).
  * Throws if a profile is already running.
+ * @example
+ * startProfile();
+ * model.loss(x, y).backward();
+ * console.log(formatProfile(stopProfile(), { top: 10 }));
  */
 export function startProfile(opts: ProfileOpts = {}): void {
   if (session) throw new Error('startProfile: a profile is already running; call stopProfile() first');
-  const s: Session = { patches: [], acc: new Map(), t0: performance.now(), kernelMs: 0, calls: 0, childMs: [] };
-  const devs = availableDevices(opts.devices ?? DEVICE_NAMES);
-  for (const dev of new Set(devs)) {
-    const own = (key: 'run' | 'runGrid') => ({ hadOwn: Object.prototype.hasOwnProperty.call(dev, key), before: dev[key] });
-    const run = own('run');
-    const inner = dev.run as RunFn;
-    const runWrapper: RunFn = (spec, n, args) => timed(s, dev, spec.name, n, () => inner.call(dev, spec, n, args));
-    s.patches.push({ dev, key: 'run', ...run, wrapper: runWrapper });
-    dev.run = runWrapper;
-    if (typeof dev.runGrid === 'function') {
-      const grid = own('runGrid');
-      const innerGrid = dev.runGrid;
-      const gridWrapper: RunGridFn = (spec, g, args, o) => {
-        const cells = g.reduce((p, q) => p * q, 1) * (spec.components ?? 1);
-        return timed(s, dev, spec.name, cells, () => innerGrid.call(dev, spec, g, args, o));
-      };
-      s.patches.push({ dev, key: 'runGrid', ...grid, wrapper: gridWrapper });
-      dev.runGrid = gridWrapper;
-    }
-  }
-  session = s;
+  if (opts.devices) checkDeviceNames(opts.devices);
+  session = { devices: opts.devices ? new Set(opts.devices) : null, acc: new Map(), t0: performance.now(), kernelMs: 0, calls: 0, childMs: [] };
 }
 
 /** Live totals of the running profile (for timing phases of a step); throws if none runs. */
@@ -195,13 +157,6 @@ export function stopProfile(): ProfileRow[] {
   const s = session;
   if (!s) throw new Error('stopProfile: no profile is running; call startProfile() first');
   session = null;
-  for (const p of s.patches.reverse()) {
-    const target = p.dev as unknown as Record<string, unknown>;
-    // someone replaced our wrapper meanwhile (e.g. removed a runGrid they had lent): leave theirs alone
-    if (target[p.key] !== p.wrapper) continue;
-    if (p.hadOwn) target[p.key] = p.before;
-    else delete target[p.key];
-  }
   const total = s.kernelMs;
   return [...s.acc.values()]
     .map((a) => ({

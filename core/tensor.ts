@@ -8,6 +8,7 @@ import * as ops from '../ops/index.js';
 import { backward, type Node } from './autograd.js';
 import type { Data, Device } from './device.js';
 import { device as deviceByName } from './device.js';
+import { runResolved } from './devices/run.js';
 import type { KernelArg, KernelSpec } from './kernel.js';
 import { checkNewTensor, numel, shapeStr, type Shape } from './shape.js';
 
@@ -203,42 +204,17 @@ export class Tensor {
   maskedFill(mask: Tensor, value: number): Tensor { return ops.maskedFill(this, mask, value); }
 }
 
-let checkNaN = process.env.TSGRAD_CHECK_NAN === '1';
+export { setCheckNaN } from './devices/run.js';
 
 /**
- * Opt-in debugging check (also TSGRAD_CHECK_NAN=1): every kernel's inputs and output are scanned for NaN,
- * and the first op that meets one throws, naming itself and where the NaN is. Costs a pass over each array.
+ * Run a kernel with tensors or scalars as arguments; waits for pending async inputs first. Every kernel
+ * call of every op goes this way into the one kernel path (core/devices/run.ts: device overrides, NaN
+ * check, profiler, size checks).
  */
-export function setCheckNaN(on: boolean): boolean {
-  const prev = checkNaN;
-  checkNaN = on;
-  return prev;
-}
-
-function scanNaN(op: string, what: string, d: KernelArg): void {
-  if (typeof d === 'number') {
-    if (Number.isNaN(d)) throw new Error(`${op}: NaN in ${what} (NaN check is on)`);
-    return;
-  }
-  for (let i = 0; i < d.length; i++) {
-    if (Number.isNaN(d[i])) throw new Error(`${op}: NaN in ${what} at element ${i} of ${d.length} (NaN check is on; find where it came from upstream)`);
-  }
-}
-
-function runChecked(dev: Device, spec: KernelSpec, n: number, vals: KernelArg[]): Data | Promise<Data> {
-  if (!checkNaN) return dev.run(spec, n, vals);
-  vals.forEach((v, i) => scanNaN(spec.name, `input ${i}`, v));
-  const out = dev.run(spec, n, vals);
-  if (out instanceof Promise) return out.then((o) => (scanNaN(spec.name, 'its output', o), o));
-  scanNaN(spec.name, 'its output', out);
-  return out;
-}
-
-/** Run a kernel with tensors or scalars as arguments; waits for pending async inputs first. */
 export function runKernel(dev: Device, spec: KernelSpec, n: number, args: (Tensor | KernelArg)[]): Data | Promise<Data> {
   const vals = args.map((a) => (a instanceof Tensor ? a._data : a));
-  if (vals.some((v) => v instanceof Promise)) return Promise.all(vals).then((vs) => runChecked(dev, spec, n, vs));
-  return runChecked(dev, spec, n, vals as KernelArg[]);
+  if (vals.some((v) => v instanceof Promise)) return Promise.all(vals).then((vs) => runResolved(dev, spec, n, vs));
+  return runResolved(dev, spec, n, vals as KernelArg[]);
 }
 
 /** Apply a host-side function to a tensor's values, now if they are ready, else when they arrive. */

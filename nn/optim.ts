@@ -207,13 +207,13 @@ export class AdamW extends Optimizer {
     const [b1, b2] = this.betas;
     const { expAvg, expAvgSq } = st.slots;
     const n = p.numel;
-    const m = new Tensor(p.run(adamMomentK, n, [expAvg ?? g.zerosLike(), g, b1]), p.shape, p.device);
-    const v = new Tensor(p.run(adamSquareK, n, [expAvgSq ?? g.zerosLike(), g, b2]), p.shape, p.device);
+    const m = new Tensor(p.run(adamMomentKernel, n, [expAvg ?? g.zerosLike(), g, b1]), p.shape, p.device);
+    const v = new Tensor(p.run(adamSquareKernel, n, [expAvgSq ?? g.zerosLike(), g, b2]), p.shape, p.device);
     st.slots.expAvg = m;
     st.slots.expAvgSq = v;
     const bc1 = 1 - Math.pow(b1, st.step);
     const bc2 = 1 - Math.pow(b2, st.step);
-    return new Tensor(p.run(adamStepK, n, [p, m, v, wd ? 1 - this.lr * wd : 1, this.lr / bc1, Math.sqrt(bc2), this.eps]), p.shape, p.device);
+    return new Tensor(p.run(adamStepKernel, n, [p, m, v, wd ? 1 - this.lr * wd : 1, this.lr / bc1, Math.sqrt(bc2), this.eps]), p.shape, p.device);
   }
 }
 
@@ -231,9 +231,9 @@ function adamStep(
 ): number {
   return p[this.thread.x] * decay - (m[this.thread.x] / (Math.sqrt(v[this.thread.x]) / sqrtBc2 + eps)) * stepSize;
 }
-const adamMomentK = kernel(adamMoment);
-const adamSquareK = kernel(adamSquare);
-const adamStepK = kernel(adamStep);
+const adamMomentKernel = kernel(adamMoment);
+const adamSquareKernel = kernel(adamSquare);
+const adamStepKernel = kernel(adamStep);
 
 /**
  * Scale all gradients together so their global L2 norm is at most maxNorm (torch.nn.utils.clip_grad_norm_:

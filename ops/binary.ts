@@ -60,41 +60,41 @@ export function binaryOp(fn: KernelFn, backward: Backward | null, flat?: KernelF
   };
 }
 
-function add_(this: KernelThis, a: Float32Array, ad: number, am: number, b: Float32Array, bd: number, bm: number): number {
-  return a[Math.floor(this.thread.x / ad) % am] + b[Math.floor(this.thread.x / bd) % bm];
+function add_(this: KernelThis, a: Float32Array, aDiv: number, aMod: number, b: Float32Array, bDiv: number, bMod: number): number {
+  return a[Math.floor(this.thread.x / aDiv) % aMod] + b[Math.floor(this.thread.x / bDiv) % bMod];
 }
 function addFlat(this: KernelThis, a: Float32Array, b: Float32Array): number { return a[this.thread.x] + b[this.thread.x]; }
 export const add = binaryOp(add_, (g) => [g, g], addFlat);
 
-function sub_(this: KernelThis, a: Float32Array, ad: number, am: number, b: Float32Array, bd: number, bm: number): number {
-  return a[Math.floor(this.thread.x / ad) % am] - b[Math.floor(this.thread.x / bd) % bm];
+function sub_(this: KernelThis, a: Float32Array, aDiv: number, aMod: number, b: Float32Array, bDiv: number, bMod: number): number {
+  return a[Math.floor(this.thread.x / aDiv) % aMod] - b[Math.floor(this.thread.x / bDiv) % bMod];
 }
 function subFlat(this: KernelThis, a: Float32Array, b: Float32Array): number { return a[this.thread.x] - b[this.thread.x]; }
 export const sub = binaryOp(sub_, (g) => [g, g.neg()], subFlat);
 
-function mul_(this: KernelThis, a: Float32Array, ad: number, am: number, b: Float32Array, bd: number, bm: number): number {
-  return a[Math.floor(this.thread.x / ad) % am] * b[Math.floor(this.thread.x / bd) % bm];
+function mul_(this: KernelThis, a: Float32Array, aDiv: number, aMod: number, b: Float32Array, bDiv: number, bMod: number): number {
+  return a[Math.floor(this.thread.x / aDiv) % aMod] * b[Math.floor(this.thread.x / bDiv) % bMod];
 }
 function mulFlat(this: KernelThis, a: Float32Array, b: Float32Array): number { return a[this.thread.x] * b[this.thread.x]; }
 export const mul = binaryOp(mul_, (g, a, b) => [g.mul(b), g.mul(a)], mulFlat);
 
-function div_(this: KernelThis, a: Float32Array, ad: number, am: number, b: Float32Array, bd: number, bm: number): number {
-  return a[Math.floor(this.thread.x / ad) % am] / b[Math.floor(this.thread.x / bd) % bm];
+function div_(this: KernelThis, a: Float32Array, aDiv: number, aMod: number, b: Float32Array, bDiv: number, bMod: number): number {
+  return a[Math.floor(this.thread.x / aDiv) % aMod] / b[Math.floor(this.thread.x / bDiv) % bMod];
 }
 function divFlat(this: KernelThis, a: Float32Array, b: Float32Array): number { return a[this.thread.x] / b[this.thread.x]; }
 export const div = binaryOp(div_, (g, a, b) => [g.div(b), g.mul(a).div(b.square()).neg()], divFlat);
 
 // Ties send the whole gradient to `a` (max) / `a` (min); property tests keep operands apart.
-function maximum_(this: KernelThis, a: Float32Array, ad: number, am: number, b: Float32Array, bd: number, bm: number): number {
-  return Math.max(a[Math.floor(this.thread.x / ad) % am], b[Math.floor(this.thread.x / bd) % bm]);
+function maximum_(this: KernelThis, a: Float32Array, aDiv: number, aMod: number, b: Float32Array, bDiv: number, bMod: number): number {
+  return Math.max(a[Math.floor(this.thread.x / aDiv) % aMod], b[Math.floor(this.thread.x / bDiv) % bMod]);
 }
 export const maximum = binaryOp(maximum_, (g, a, b) => {
   const m = noGrad(() => a.ge(b));
   return [g.mul(m), g.mul(m.neg().add(1))];
 });
 
-function minimum_(this: KernelThis, a: Float32Array, ad: number, am: number, b: Float32Array, bd: number, bm: number): number {
-  return Math.min(a[Math.floor(this.thread.x / ad) % am], b[Math.floor(this.thread.x / bd) % bm]);
+function minimum_(this: KernelThis, a: Float32Array, aDiv: number, aMod: number, b: Float32Array, bDiv: number, bMod: number): number {
+  return Math.min(a[Math.floor(this.thread.x / aDiv) % aMod], b[Math.floor(this.thread.x / bDiv) % bMod]);
 }
 export const minimum = binaryOp(minimum_, (g, a, b) => {
   const m = noGrad(() => a.le(b));
@@ -102,8 +102,8 @@ export const minimum = binaryOp(minimum_, (g, a, b) => {
 });
 
 // atan2(y, x): the angle of the point (x, y); d/dy = x / r^2, d/dx = -y / r^2
-function atan2_(this: KernelThis, a: Float32Array, ad: number, am: number, b: Float32Array, bd: number, bm: number): number {
-  return Math.atan2(a[Math.floor(this.thread.x / ad) % am], b[Math.floor(this.thread.x / bd) % bm]);
+function atan2_(this: KernelThis, a: Float32Array, aDiv: number, aMod: number, b: Float32Array, bDiv: number, bMod: number): number {
+  return Math.atan2(a[Math.floor(this.thread.x / aDiv) % aMod], b[Math.floor(this.thread.x / bDiv) % bMod]);
 }
 export const atan2 = binaryOp(atan2_, (g, a, b) => {
   const r2 = a.square().add(b.square());
@@ -111,7 +111,7 @@ export const atan2 = binaryOp(atan2_, (g, a, b) => {
 });
 
 // a^b for tensor b (a > 0 where b is not an integer); d/da = b a^(b-1), d/db = a^b log a
-function pow_(this: KernelThis, a: Float32Array, ad: number, am: number, b: Float32Array, bd: number, bm: number): number {
-  return Math.pow(a[Math.floor(this.thread.x / ad) % am], b[Math.floor(this.thread.x / bd) % bm]);
+function pow_(this: KernelThis, a: Float32Array, aDiv: number, aMod: number, b: Float32Array, bDiv: number, bMod: number): number {
+  return Math.pow(a[Math.floor(this.thread.x / aDiv) % aMod], b[Math.floor(this.thread.x / bDiv) % bMod]);
 }
 export const powTensor = binaryOp(pow_, (g, a, b, y) => [g.mul(b).mul(a.pow(b.sub(1))), g.mul(y).mul(a.log())]);

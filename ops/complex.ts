@@ -14,15 +14,14 @@
 import type { KernelThis } from '../core/kernel.js';
 import type { Tensor } from '../core/tensor.js';
 import { binaryOp } from './binary.js';
-import type { OpEntry, Sampler } from './table.js';
 
 /** Added under the square root of |z|, as the ComplexFormer code does. */
 export const COMPLEX_ABS_EPS = 1e-9;
 
 // |z| = sqrt(re^2 + im^2 + 1e-9); d/dre = re / |z|, d/dim = im / |z|
-function complexAbs_(this: KernelThis, a: Float32Array, ad: number, am: number, b: Float32Array, bd: number, bm: number): number {
-  const re = a[Math.floor(this.thread.x / ad) % am];
-  const im = b[Math.floor(this.thread.x / bd) % bm];
+function complexAbs_(this: KernelThis, a: Float32Array, aDiv: number, aMod: number, b: Float32Array, bDiv: number, bMod: number): number {
+  const re = a[Math.floor(this.thread.x / aDiv) % aMod];
+  const im = b[Math.floor(this.thread.x / bDiv) % bMod];
   return Math.sqrt(re * re + im * im + 1e-9);
 }
 export const complexAbs = binaryOp(complexAbs_, (g, re, im, y) => {
@@ -31,9 +30,9 @@ export const complexAbs = binaryOp(complexAbs_, (g, re, im, y) => {
 });
 
 // 1 / (re^2 + im^2), and 0 at the origin; d/dre = -2 re / |z|^4, d/dim = -2 im / |z|^4
-function complexInvAbs2_(this: KernelThis, a: Float32Array, ad: number, am: number, b: Float32Array, bd: number, bm: number): number {
-  const re = a[Math.floor(this.thread.x / ad) % am];
-  const im = b[Math.floor(this.thread.x / bd) % bm];
+function complexInvAbs2_(this: KernelThis, a: Float32Array, aDiv: number, aMod: number, b: Float32Array, bDiv: number, bMod: number): number {
+  const re = a[Math.floor(this.thread.x / aDiv) % aMod];
+  const im = b[Math.floor(this.thread.x / bDiv) % bMod];
   const s = re * re + im * im;
   if (s > 0) return 1 / s;
   return 0;
@@ -44,24 +43,10 @@ export const complexInvAbs2 = binaryOp(complexInvAbs2_, (g, re, im, y) => {
 });
 
 // phi = atan2(im, re); d/dre = -im / |z|^2, d/dim = re / |z|^2 (both 0 at the origin)
-function complexAngle_(this: KernelThis, a: Float32Array, ad: number, am: number, b: Float32Array, bd: number, bm: number): number {
-  return Math.atan2(b[Math.floor(this.thread.x / bd) % bm], a[Math.floor(this.thread.x / ad) % am]);
+function complexAngle_(this: KernelThis, a: Float32Array, aDiv: number, aMod: number, b: Float32Array, bDiv: number, bMod: number): number {
+  return Math.atan2(b[Math.floor(this.thread.x / bDiv) % bMod], a[Math.floor(this.thread.x / aDiv) % aMod]);
 }
 export const complexAngle = binaryOp(complexAngle_, (g, re, im) => {
   const w = g.mul(complexInvAbs2(re, im));
   return [w.mul(im).neg(), w.mul(re)];
 });
-
-/** (re, im) test cases with broadcasting; im is kept away from 0 (the angle's jump, the origin). */
-function complexCase(r: Sampler, call: (re: Tensor, im: Tensor) => Tensor) {
-  const s = r.shape();
-  const [sa, sb] = r.g.random() < 0.5 ? [s, r.broadcastOf(s)] : [r.broadcastOf(s), s];
-  return { inputs: [r.floats(sa), r.floats(sb, 'nonzero')], call: ([a, b]: Tensor[]) => call(a, b) };
-}
-
-/** Op-table entries of these ops (listed in ops/table.ts's opTable, which enrols them in the spec suite). */
-export const complexOpTable: OpEntry[] = [
-  { name: 'complexAbs', sample: (r) => complexCase(r, complexAbs) },
-  { name: 'complexAngle', sample: (r) => complexCase(r, complexAngle) },
-  { name: 'complexInvAbs2', sample: (r) => complexCase(r, complexInvAbs2) },
-];

@@ -79,10 +79,10 @@ function geluBackward_(this: KernelThis, g: Float32Array, x: Float32Array, y: Fl
   if (Math.abs(v) < 0.01) t = Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v));
   return g[this.thread.x] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * 0.7978845608028654 * (1 + 0.134145 * v * v));
 }
-const geluBackwardK = kernel(geluBackward_);
+const geluBackwardKernel = kernel(geluBackward_);
 export const gelu = unaryOp(gelu_, (g, x, y) =>
   fusedBackward(
-    () => new Tensor(runKernel(x.device, geluBackwardK, x.numel, [g, x, y]), x.shape, x.device),
+    () => new Tensor(runKernel(x.device, geluBackwardKernel, x.numel, [g, x, y]), x.shape, x.device),
     () => {
       const t = x.mul(x.square().mul(0.044715).add(1)).mul(0.7978845608028654).tanh();
       const du = x.square().mul(3 * 0.044715).add(1).mul(0.7978845608028654);
@@ -101,6 +101,16 @@ export const silu = unaryOp(silu_, (g, x) => {
   return g.mul(s.mul(x.mul(s.neg().add(1)).add(1)));
 });
 
+// softplus(x) = log(1 + e^x), written as max(x, 0) + log(1 + e^-|x|): the naive form overflows in float32
+// (e^89 is Infinity, so softplus(100) would be Infinity instead of 100); this one never exponentiates a
+// positive number. Its derivative is sigmoid(x).
+function softplus_(this: KernelThis, x: Float32Array): number {
+  const v = x[this.thread.x];
+  return Math.max(v, 0) + Math.log(1 + Math.exp(-Math.abs(v)));
+}
+/** log(1 + e^x), safe in float32 for any x. @example softplus(tensor([-100, 0, 100])) // [0, 0.693, 100] */
+export const softplus = unaryOp(softplus_, (g, x) => g.mul(x.sigmoid()));
+
 function square_(this: KernelThis, x: Float32Array): number {
   const v = x[this.thread.x];
   return v * v;
@@ -112,10 +122,10 @@ export const reciprocal = unaryOp(reciprocal_, (g, _x, y) => g.mul(y.square()).n
 
 // x^p for a number p
 function powScalar_(this: KernelThis, x: Float32Array, p: number): number { return Math.pow(x[this.thread.x], p); }
-const powScalarK = kernel(powScalar_);
+const powScalarKernel = kernel(powScalar_);
 /** x ** p with a number exponent. */
 export function powScalar(x: Tensor, p: number): Tensor {
   if (typeof p !== 'number' || !Number.isFinite(p)) throw new Error(`pow: exponent must be a finite number, got ${p}`);
-  const y = new Tensor(x.run(powScalarK, x.numel, [x, p]), x.shape, x.device);
+  const y = new Tensor(x.run(powScalarKernel, x.numel, [x, p]), x.shape, x.device);
   return record(y, 'pow', [x], (g) => [g.mul(powScalar(x, p - 1)).mul(p)]);
 }

@@ -3,7 +3,7 @@ import type { Tensor, TensorLike } from '../core/tensor.js';
 import { powTensor } from './binary.js';
 import { powScalar } from './elementwise.js';
 
-export { abs, cos, exp, gelu, log, neg, powScalar, reciprocal, relu, rsqrt, sigmoid, sign, silu, sin, sqrt, square, tanh, unaryOp } from './elementwise.js';
+export { abs, cos, exp, gelu, log, neg, powScalar, reciprocal, relu, rsqrt, sigmoid, sign, silu, sin, softplus, sqrt, square, tanh, unaryOp } from './elementwise.js';
 export { add, atan2, binaryOp, div, maximum, minimum, mul, powTensor, sub } from './binary.js';
 export { eq, ge, gt, le, lt, ne, where } from './compare.js';
 export { logsumexp, max, mean, min, reduceRows, sum, variance } from './reduce.js';

@@ -30,7 +30,7 @@ function gather_(this: KernelThis, x: Float32Array, idx: Float32Array, shape: Fl
   }
   return x[off];
 }
-const gatherK = kernel(gather_);
+const gatherKernel = kernel(gather_);
 
 /** out[..i..] = x[.. index[..i..] ..] along dim (torch.gather); index has x's rank and fits inside x. */
 export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
@@ -41,7 +41,7 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   }
   const check = checkIndexRange('gather', index, x.shape[d], `dim ${dim} of x ${shapeStr(x.shape)}`);
   const data = after(check, () =>
-    runKernel(x.device, gatherK, index.numel, [x, index, shapeArg(x, index.shape), contiguousStridesArg(x, x.shape), paddedDim(d, x.ndim)]),
+    runKernel(x.device, gatherKernel, index.numel, [x, index, shapeArg(x, index.shape), contiguousStridesArg(x, x.shape), paddedDim(d, x.ndim)]),
   );
   const y = new Tensor(data, index.shape, x.device);
   return record(y, 'gather', [x], (g) => [scatterAdd(g, d, index, x.shape)]);
@@ -77,7 +77,7 @@ function scatterAdd_(
   }
   return sum;
 }
-const scatterAddK = kernel(scatterAdd_);
+const scatterAddKernel = kernel(scatterAdd_);
 
 /** A zero tensor of `shape` into which src[..k..] is added at position index[..k..] along dim. */
 export function scatterAdd(src: Tensor, dim: number, index: Tensor, shape: number[]): Tensor {
@@ -88,7 +88,7 @@ export function scatterAdd(src: Tensor, dim: number, index: Tensor, shape: numbe
   }
   const check = checkIndexRange('scatterAdd', index, shape[d], `dim ${dim} of the output ${shapeStr(shape)}`);
   const data = after(check, () =>
-    runKernel(src.device, scatterAddK, numel(shape), [
+    runKernel(src.device, scatterAddKernel, numel(shape), [
       src, index, shapeArg(src, shape), shapeArg(src, index.shape), contiguousStridesArg(src, index.shape), paddedDim(d, shape.length), index.shape[d],
     ]),
   );
@@ -112,7 +112,7 @@ function indexSelect_(this: KernelThis, x: Float32Array, idx: Float32Array, shap
   }
   return x[off];
 }
-const indexSelectK = kernel(indexSelect_);
+const indexSelectKernel = kernel(indexSelect_);
 
 /** Pick entries index[0..n) along dim (torch.index_select); index is 1-D int32. */
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
@@ -122,7 +122,7 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   const shape = x.shape.map((s, i) => (i === d ? index.numel : s));
   const check = checkIndexRange('indexSelect', index, x.shape[d], `dim ${dim} of x ${shapeStr(x.shape)}`);
   const data = after(check, () =>
-    runKernel(x.device, indexSelectK, numel(shape), [x, index, shapeArg(x, shape), contiguousStridesArg(x, x.shape), paddedDim(d, x.ndim)]),
+    runKernel(x.device, indexSelectKernel, numel(shape), [x, index, shapeArg(x, shape), contiguousStridesArg(x, x.shape), paddedDim(d, x.ndim)]),
   );
   const y = new Tensor(data, shape, x.device);
   return record(y, 'indexSelect', [x], (g) => [indexAdd(g, d, index, x.shape[d])]);
@@ -152,7 +152,7 @@ function indexAdd_(
   for (let j = 0; j < end - start; j++) sum += src[base + perm[start + j] * step];
   return sum;
 }
-const indexAddK = kernel(indexAdd_);
+const indexAddKernel = kernel(indexAdd_);
 
 /** Group positions by index (counting sort): offsets[v]..offsets[v+1] index into perm. */
 function groupByIndex(ids: Data, size: number): { offsets: number[]; perm: number[] } {
@@ -179,7 +179,7 @@ export function indexAdd(src: Tensor, dim: number, index: Tensor, size: number):
     withData(index, (ids) => {
       const { offsets, perm } = groupByIndex(ids, size);
       const dev = src.device;
-      return runKernel(dev, indexAddK, numel(shape), [
+      return runKernel(dev, indexAddKernel, numel(shape), [
         src, dev.fromValues(offsets), dev.fromValues(perm.length ? perm : [0]), shapeArg(src, shape), contiguousStridesArg(src, src.shape), paddedDim(d, src.ndim),
       ]);
     }) as Data | Promise<Data>,
@@ -201,13 +201,13 @@ function oneHot_(this: KernelThis, idx: Float32Array, C: number): number {
   const c = this.thread.x - row * C;
   return idx[row] === c ? 1 : 0;
 }
-const oneHotK = kernel(oneHot_);
+const oneHotKernel = kernel(oneHot_);
 
 /** [..., C] float tensor with a 1 at each index (no gradient). */
 export function oneHot(index: Tensor, numClasses: number): Tensor {
   checkIndexDtype('oneHot', index);
   if (!Number.isInteger(numClasses) || numClasses <= 0) throw new Error(`oneHot: numClasses must be a positive integer, got ${numClasses}`);
   const check = checkIndexRange('oneHot', index, numClasses, `${numClasses} classes`);
-  const data = after(check, () => runKernel(index.device, oneHotK, index.numel * numClasses, [index, numClasses]));
+  const data = after(check, () => runKernel(index.device, oneHotKernel, index.numel * numClasses, [index, numClasses]));
   return new Tensor(data, [...index.shape, numClasses], index.device);
 }

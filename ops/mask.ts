@@ -14,7 +14,7 @@ function maskedFill_(this: KernelThis, x: Float32Array, m: Float32Array, v: numb
   if (m[this.thread.x] === 0) return x[this.thread.x];
   return v;
 }
-const maskedFillK = kernel(maskedFill_);
+const maskedFillKernel = kernel(maskedFill_);
 
 /** Where mask is nonzero, put `value` (e.g. -Infinity before a softmax); elsewhere keep x. */
 export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
@@ -24,7 +24,7 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
     throw new Error(`maskedFill: mask ${shapeStr(m.shape)} must broadcast to x ${shapeStr(x.shape)} without growing it`);
   }
   const mb = broadcastRaw(m, shape);
-  const y = new Tensor(x.run(maskedFillK, x.numel, [x, mb, value]), x.shape, x.device);
+  const y = new Tensor(x.run(maskedFillKernel, x.numel, [x, mb, value]), x.shape, x.device);
   return record(y, 'maskedFill', [x], (g) => [maskedFill(g, mb, 0)]);
 }
 

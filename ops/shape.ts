@@ -44,10 +44,10 @@ function stridedCopy4(
   const i0 = Math.floor(q2 / n1);
   return x[offset + i0 * s0 + (q2 - i0 * n1) * s1 + (q3 - q2 * n2) * s2 + (this.thread.x - q3 * n3) * s3];
 }
-const stridedCopyK = kernel(stridedCopy);
-const stridedCopy2K = kernel(stridedCopy2);
-const stridedCopy3K = kernel(stridedCopy3);
-const stridedCopy4K = kernel(stridedCopy4);
+const stridedCopyKernel = kernel(stridedCopy);
+const stridedCopy2Kernel = kernel(stridedCopy2);
+const stridedCopy3Kernel = kernel(stridedCopy3);
+const stridedCopy4Kernel = kernel(stridedCopy4);
 
 /** The same view with size-1 dims dropped and dims merged where x's layout lets them run as one. */
 export function collapseView(shape: Shape, strides: readonly number[]): { shape: number[]; strides: number[] } {
@@ -75,11 +75,11 @@ export function stridedView(x: Tensor, shape: Shape, strides: readonly number[],
   const [, n1, n2, n3] = v.shape;
   const [s0, s1, s2, s3] = v.strides;
   let data;
-  if (v.shape.length <= 1) data = x.run(stridedCopy2K, n, [x, 1, s0 ?? 0, 0, offset]);
-  else if (v.shape.length === 2) data = x.run(stridedCopy2K, n, [x, n1, s0, s1, offset]);
-  else if (v.shape.length === 3) data = x.run(stridedCopy3K, n, [x, n1, n2, s0, s1, s2, offset]);
-  else if (v.shape.length === 4) data = x.run(stridedCopy4K, n, [x, n1, n2, n3, s0, s1, s2, s3, offset]);
-  else data = x.run(stridedCopyK, n, [x, shapeArg(x, shape), stridesArg(x, strides), offset]);
+  if (v.shape.length <= 1) data = x.run(stridedCopy2Kernel, n, [x, 1, s0 ?? 0, 0, offset]);
+  else if (v.shape.length === 2) data = x.run(stridedCopy2Kernel, n, [x, n1, s0, s1, offset]);
+  else if (v.shape.length === 3) data = x.run(stridedCopy3Kernel, n, [x, n1, n2, s0, s1, s2, offset]);
+  else if (v.shape.length === 4) data = x.run(stridedCopy4Kernel, n, [x, n1, n2, n3, s0, s1, s2, s3, offset]);
+  else data = x.run(stridedCopyKernel, n, [x, shapeArg(x, shape), stridesArg(x, strides), offset]);
   return new Tensor(data, shape, x.device, x.dtype);
 }
 
@@ -221,7 +221,7 @@ function padDim(this: KernelThis, x: Float32Array, shape: Float32Array, inStride
   if (inside === 0) return 0;
   return x[idx];
 }
-const padDimK = kernel(padDim);
+const padDimKernel = kernel(padDim);
 
 /** Add `before` and `after` zeros along dim. */
 export function pad(x: Tensor, dim: number, before: number, after: number): Tensor {
@@ -230,7 +230,7 @@ export function pad(x: Tensor, dim: number, before: number, after: number): Tens
     throw new Error(`pad: before/after must be non-negative integers, got ${before}, ${after}`);
   }
   const shape = x.shape.map((s, i) => (i === d ? s + before + after : s));
-  const data = x.run(padDimK, numel(shape), [x, shapeArg(x, shape), stridesArg(x, stridesOf(x.shape)), paddedDim(d, x.ndim), before, x.shape[d]]);
+  const data = x.run(padDimKernel, numel(shape), [x, shapeArg(x, shape), stridesArg(x, stridesOf(x.shape)), paddedDim(d, x.ndim), before, x.shape[d]]);
   const y = new Tensor(data, shape, x.device);
   return record(y, 'pad', [x], (g) => [g.narrow(d, before, x.shape[d])]);
 }

@@ -210,8 +210,8 @@ function safeTarget_(this: KernelThis, t: Float32Array, ignore: number): number 
 function keepMask_(this: KernelThis, t: Float32Array, ignore: number): number {
   return t[this.thread.x] === ignore ? 0 : 1;
 }
-const safeTargetK = kernel(safeTarget_);
-const keepMaskK = kernel(keepMask_);
+const safeTargetKernel = kernel(safeTarget_);
+const keepMaskKernel = kernel(keepMask_);
 
 /**
  * Cross-entropy between logits [..., C] and int32 class targets [...].
@@ -234,8 +234,8 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   let keep: Tensor | null = null;
   if (opts.ignoreIndex !== undefined) {
     const ig = opts.ignoreIndex;
-    keep = new Tensor(runKernel(t.device, keepMaskK, N, [t, ig]), [N], t.device);
-    t = new Tensor(runKernel(t.device, safeTargetK, N, [t, ig]), [N, 1], t.device, 'int32');
+    keep = new Tensor(runKernel(t.device, keepMaskKernel, N, [t, ig]), [N], t.device);
+    t = new Tensor(runKernel(t.device, safeTargetKernel, N, [t, ig]), [N, 1], t.device, 'int32');
   }
   const inRange = checkIndexRange('crossEntropy', t, C, `classes (logits ${shapeStr(logits.shape)})`);
   let nll = nllFromLogits(x, t.reshape([N]), inRange);

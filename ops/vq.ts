@@ -26,7 +26,6 @@ import { checkIndexDtype } from './common.js';
 import { gather, indexSelect } from './indexing.js';
 import { logsumexp } from './reduce.js';
 import { crossEntropy, type CrossEntropyOpts } from './softmax.js';
-import type { OpEntry, Sampler } from './table.js';
 
 // ---- grouping a map by code (host, cached per map storage) --------------------------------------------------
 
@@ -85,7 +84,7 @@ function gatherByMap_(this: KernelThis, x: Float32Array, map: Float32Array, V: n
   const i = this.thread.x - r * V;
   return x[r * K + map[i]];
 }
-const gatherByMapK = kernel(gatherByMap_);
+const gatherByMapKernel = kernel(gatherByMap_);
 
 /**
  * Token logits from code logits: y[..., i] = x[..., map[i]] (x [..., K], map int32 [V] -> [..., V]).
@@ -97,7 +96,7 @@ export function gatherByMap(x: Tensor, map: Tensor): Tensor {
   const K = x.shape[x.ndim - 1];
   const V = map.numel;
   const groups = groupsOf('gatherByMap', map, K); // validates the map (cached)
-  const data = thenRun(groups, () => runKernel(x.device, gatherByMapK, (x.numel / K) * V, [x, map, V, K]));
+  const data = thenRun(groups, () => runKernel(x.device, gatherByMapKernel, (x.numel / K) * V, [x, map, V, K]));
   const y = new Tensor(data, [...x.shape.slice(0, -1), V], x.device);
   return record(y, 'gatherByMap', [x], (g) => [scatterAddByMap(g, map, K)]);
 }
@@ -113,7 +112,7 @@ function scatterAddByMap_(this: KernelThis, src: Float32Array, offsets: Float32A
   for (let p = 0; p < end - start; p++) s += src[base + perm[start + p]];
   return s;
 }
-const scatterAddByMapK = kernel(scatterAddByMap_);
+const scatterAddByMapKernel = kernel(scatterAddByMap_);
 
 /**
  * Sum token values into their codes: y[..., j] = sum of src[..., i] over tokens i with map[i] = j
@@ -125,7 +124,7 @@ export function scatterAddByMap(src: Tensor, map: Tensor, K: number): Tensor {
     throw new Error(`scatterAddByMap: src ${shapeStr(src.shape)} must end in V = ${V} (the map's length)`);
   }
   const groups = groupsOf('scatterAddByMap', map, K);
-  const data = thenRun(groups, (g) => runKernel(src.device, scatterAddByMapK, (src.numel / V) * K, [src, g.offsets, g.perm, V, K]));
+  const data = thenRun(groups, (g) => runKernel(src.device, scatterAddByMapKernel, (src.numel / V) * K, [src, g.offsets, g.perm, V, K]));
   const y = new Tensor(data, [...src.shape.slice(0, -1), K], src.device);
   return record(y, 'scatterAddByMap', [src], (g) => [gatherByMap(g, map)]);
 }
@@ -146,7 +145,7 @@ function clusterLogsumexp_(this: KernelThis, b: Float32Array, offsets: Float32Ar
   if (end > start) out = m + Math.log(s);
   return out;
 }
-const clusterLogsumexpK = kernel(clusterLogsumexp_);
+const clusterLogsumexpKernel = kernel(clusterLogsumexp_);
 
 /**
  * Per-code log-sum-exp of per-token values: y[j] = log sum_{i: map[i] = j} exp(b[i]) (b [V] -> [K]), each
@@ -158,7 +157,7 @@ export function clusterLogsumexp(b: Tensor, map: Tensor, K: number): Tensor {
     throw new Error(`clusterLogsumexp: b ${shapeStr(b.shape)} must be 1-D with one value per token of the map ${shapeStr(map.shape)}`);
   }
   const groups = groupsOf('clusterLogsumexp', map, K);
-  const data = thenRun(groups, (g) => runKernel(b.device, clusterLogsumexpK, K, [b, g.offsets, g.perm]));
+  const data = thenRun(groups, (g) => runKernel(b.device, clusterLogsumexpKernel, K, [b, g.offsets, g.perm]));
   const y = new Tensor(data, [K], b.device);
   return record(y, 'clusterLogsumexp', [b], (g, out) => [gatherByMap(g, map).mul(b.sub(gatherByMap(out, map)).exp())]);
 }
@@ -178,7 +177,7 @@ function lookupIds_(this: KernelThis, table: Float32Array, ids: Float32Array, ig
   if (v !== ignore) out = table[v];
   return out;
 }
-const lookupIdsK = kernel(lookupIds_);
+const lookupIdsKernel = kernel(lookupIds_);
 
 /**
  * table[ids] as int32 (e.g. each target's code M(y)); ids equal to `ignore` give 0. No gradient.
@@ -196,7 +195,7 @@ export function lookupIds(table: Tensor, ids: Tensor, ignore = -(2 ** 31)): Tens
       }
     }
   });
-  const run = () => runKernel(ids.device, lookupIdsK, ids.numel, [table, ids, ignore]);
+  const run = () => runKernel(ids.device, lookupIdsKernel, ids.numel, [table, ids, ignore]);
   return new Tensor(check instanceof Promise ? check.then(run) : run(), ids.shape, ids.device, 'int32');
 }
 
@@ -226,7 +225,7 @@ function safeIds_(this: KernelThis, t: Float32Array, ignore: number): number {
   const v = t[this.thread.x];
   return v === ignore ? 0 : v;
 }
-const safeIdsK = kernel(safeIds_);
+const safeIdsKernel = kernel(safeIds_);
 
 /**
  * Exact cross-entropy over V tokens from K code logits in O(K) per position (see the module comment).
@@ -243,7 +242,7 @@ export function vqCrossEntropy(codeLogits: Tensor, targets: Tensor, map: Tensor,
   let keep: Tensor | null = null;
   if (opts.ignoreIndex !== undefined) {
     keep = t.ne(opts.ignoreIndex);
-    t = new Tensor(runKernel(t.device, safeIdsK, N, [t, opts.ignoreIndex]), [N], t.device, 'int32');
+    t = new Tensor(runKernel(t.device, safeIdsKernel, N, [t, opts.ignoreIndex]), [N], t.device, 'int32');
   }
   const bias = opts.bias ?? null;
   const logMass = bias ? clusterLogsumexp(bias, map, K) : logCodeSizes(map, K); // B [K]
@@ -274,62 +273,3 @@ export function vqNaiveCrossEntropy(codeLogits: Tensor, targets: Tensor, map: Te
   const { bias, ...ce } = opts;
   return crossEntropy(vqTokenLogits(codeLogits, map, bias), targets, ce);
 }
-
-// ---- op table entries (spec/ gradient-checks them and compares every device with the reference) ---------------
-
-/** A map of V tokens onto K codes, every code used when V >= K (so no code is empty). */
-function sampleMap(r: Sampler, V: number, K: number) {
-  const values = Array.from({ length: V }, (_, i) => (i < K ? i : r.int(0, K - 1)));
-  for (let i = V - 1; i > 0; i--) {
-    const j = r.g.int(i + 1);
-    [values[i], values[j]] = [values[j], values[i]];
-  }
-  return { shape: [V], values, dtype: 'int32' as const };
-}
-
-export const vqOpTable: OpEntry[] = [
-  {
-    name: 'gatherByMap',
-    sample: (r) => {
-      const K = r.int(1, 4);
-      const V = r.int(1, 7);
-      return { inputs: [r.floats([...r.shape(0, 2), K]), r.ints([V], 0, K - 1)], call: ([x, m]) => gatherByMap(x, m) };
-    },
-  },
-  {
-    name: 'scatterAddByMap',
-    sample: (r) => {
-      const K = r.int(1, 4);
-      const V = r.int(1, 7);
-      return { inputs: [r.floats([...r.shape(0, 2), V]), r.ints([V], 0, K - 1)], call: ([g, m]) => scatterAddByMap(g, m, K) };
-    },
-  },
-  {
-    name: 'clusterLogsumexp',
-    sample: (r) => {
-      const K = r.int(1, 4);
-      const V = r.int(K, 8);
-      return { inputs: [r.floats([V]), sampleMap(r, V, K)], call: ([b, m]) => clusterLogsumexp(b, m, K) };
-    },
-  },
-  {
-    name: 'lookupIds',
-    grad: false,
-    sample: (r) => {
-      const V = r.int(1, 6);
-      return { inputs: [r.ints([V], 0, 3), r.ints(r.shape(1, 2), 0, V - 1)], call: ([m, ids]) => lookupIds(m, ids) };
-    },
-  },
-  {
-    name: 'vqCrossEntropy (exact O(K) loss)',
-    sample: (r) => {
-      const K = r.int(1, 4);
-      const V = r.int(K, 8);
-      const N = r.int(1, 4);
-      const withBias = r.g.random() < 0.5;
-      const reduction = r.pick(['mean', 'sum', 'none'] as const);
-      const inputs = [r.floats([N, K]), r.ints([N], 0, V - 1), sampleMap(r, V, K), ...(withBias ? [r.floats([V])] : [])];
-      return { inputs, call: ([x, t, m, b]) => vqCrossEntropy(x, t, m, { bias: b, reduction }) };
-    },
-  },
-];

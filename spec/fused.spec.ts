@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Generator, setDevice } from '../core/index.js';
 import { setFusedBackward } from '../core/autograd.js';
-import { opTable, Sampler } from '../ops/table.js';
+import { opTable, Sampler } from './op-table/index.js';
 import { propagateFor } from './device-helpers.js';
 import { build, expectClose } from './helpers.js';
 

@@ -1,6 +1,6 @@
 /** Shared test helpers: build an op-table case on a device, and compare arrays with a tolerance. */
 import { device, tensor, type Tensor } from '../core/index.js';
-import type { InputCase, Tolerance } from '../ops/table.js';
+import type { InputCase, Tolerance } from './op-table/index.js';
 
 export function build(inputs: InputCase[], dev: string, requiresGrad = false): Tensor[] {
   return inputs.map((c) =>

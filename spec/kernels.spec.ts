@@ -2,17 +2,17 @@
  * Kernel plumbing that the op table does not reach directly:
  * - strided views: collapsing a view to fewer dims, and each copy kernel (2-4 dims with scalar arguments,
  *   the general 6-dim one) against plain indexing, on every CPU device;
- * - the webasm fast path (core/webasm-run.ts): it is taken once a kernel was compiled, and gives exactly
- *   what gpu.js's own run() gives; with WebAssembly exp/tanh linked in, the same to float32 rounding;
- * - those exp and tanh (core/wasm/math.ts) against Math.exp and Math.tanh;
+ * - the webasm fast path (core/devices/webasm/fast-path.ts): it is taken once a kernel was compiled, and gives exactly
+ *   what gpu.js's own run() gives; with WebAssembly exp/tanh/log/sin/cos/pow linked in, the same to float32 rounding;
+ * - those exp, tanh, log, sin, cos and pow (core/devices/webasm/wasm/math.ts) against Math's;
  * - empty tensors on gpu.js devices.
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { device, Generator, layerNorm, Tensor } from '../core/index.js';
 import { numel, stridesOf } from '../core/shape.js';
-import { fastPathStats, setWasmMath, setWebAsmFastPath } from '../core/webasm-run.js';
-import { wasmMath } from '../core/wasm/math.js';
+import { fastPathStats, setWasmMath, setWebAsmFastPath } from '../core/devices/webasm/fast-path.js';
+import { wasmMath } from '../core/devices/webasm/wasm/math.js';
 import { collapseView, stridedView } from '../ops/shape.js';
 import { expectClose } from './helpers.js';
 
@@ -106,7 +106,8 @@ describe('webasm fast path', () => {
     const g = new Generator(3);
     const a = Tensor.fromValues(Array.from({ length: 1000 }, () => 3 * g.normal()), [10, 100], dev);
     const b = Tensor.fromValues(Array.from({ length: 100 }, () => g.normal()), [100], dev);
-    return [a.mul(b), a.gelu(), a.sum(-1), a.softmax(-1), a.exp(), a.tanh()].map((t) => Array.from(t.dataSync()));
+    const positive = a.abs().add(0.1);
+    return [a.mul(b), a.gelu(), a.sum(-1), a.softmax(-1), a.exp(), a.tanh(), positive.log(), a.sin(), a.cos(), positive.pow(1.7), positive.pow(b)].map((t) => Array.from(t.dataSync()));
   };
 
   it('is taken after the first call of a size and agrees with gpu.js run() exactly (Math.exp and Math.tanh kept)', () => {
@@ -118,7 +119,7 @@ describe('webasm fast path', () => {
     expect(fast).toEqual(slow);
   });
 
-  it('with WebAssembly exp and tanh linked in, agrees with gpu.js run() to float32 rounding, and is the same every call', () => {
+  it('with WebAssembly exp, tanh, log, sin, cos and pow linked in, agrees with gpu.js run() to float32 rounding, and is the same every call', () => {
     const slow = run({ fast: false, math: false });
     const first = run({ fast: true, math: true });
     const again = run({ fast: true, math: true });
@@ -127,7 +128,7 @@ describe('webasm fast path', () => {
   });
 });
 
-describe('WebAssembly exp and tanh (core/wasm/math.ts)', () => {
+describe('WebAssembly exp, tanh, log, sin, cos and pow (core/devices/webasm/wasm/math.ts)', () => {
   it('equal Math.exp and Math.tanh rounded to float32 within one unit in the last place, specials included', () => {
     const m = wasmMath();
     const f = Math.fround;
@@ -142,6 +143,32 @@ describe('WebAssembly exp and tanh (core/wasm/math.ts)', () => {
       const ulp = (v: number) => Math.max(Math.abs(v) * 2 ** -23, 2 ** -149);
       if (!(Object.is(e, we) || Math.abs(e - we) <= ulp(we))) throw new Error(`exp(${x}) = ${e}, Math.exp gives ${we}`);
       if (!(Object.is(t, wt) || Math.abs(t - wt) <= ulp(wt))) throw new Error(`tanh(${x}) = ${t}, Math.tanh gives ${wt}`);
+    }
+  });
+
+  it('log, sin, cos and pow equal Math\'s rounded to float32 within one ulp over a sweep, specials included', () => {
+    const m = wasmMath();
+    const f = Math.fround;
+    const g = new Generator(11);
+    const ulp = (v: number) => Math.max(Math.abs(v) * 2 ** -23, 2 ** -149);
+    const same = (name: string, got: number, want: number) => {
+      if (!(Object.is(got, want) || Math.abs(got - want) <= ulp(want))) throw new Error(`${name} = ${got}, Math gives ${want}`);
+    };
+    const specials = [0, -0, 1e-40, 1e-30, 2 ** -13, -(2 ** -12), 1, 0.5, Math.SQRT2, f(Math.PI), -f(Math.PI / 2), 5e5, 6e5, 1e30, -1, -Infinity, Infinity, NaN];
+    const xs = [...specials];
+    // log: positive values across float32's range; sin/cos: small and large arguments
+    for (let i = 0; i < 50_000; i++) xs.push(f(Math.exp((g.random() - 0.5) * 180)), f((g.random() - 0.5) * (i % 2 ? 2e5 : 20)));
+    for (const x0 of xs) {
+      const x = f(x0);
+      same(`log(${x})`, m.log(x), f(Math.log(x)));
+      same(`sin(${x})`, m.sin(x), f(Math.sin(x)));
+      same(`cos(${x})`, m.cos(x), f(Math.cos(x)));
+    }
+    const bases = [...specials, -2, -0.5];
+    for (let i = 0; i < 50_000; i++) bases.push(f(g.random() * 10));
+    for (const [k, x0] of bases.entries()) {
+      const x = f(x0);
+      for (const p of [f((g.random() - 0.5) * 20), [0, 1, 2, -1, 0.5, 3, NaN, Infinity][k % 8]]) same(`pow(${x}, ${p})`, m.pow(x, p), f(Math.pow(x, p)));
     }
   });
 });

@@ -1,7 +1,8 @@
 /**
- * matmul's forward kernels against the float64 reference device: the WebAssembly micro-kernel (webasm's
- * default, core/wasm/gemm.ts), `matmulRows4` (the gpu.js fast path, run through `Device.runGrid`) and
- * `matmulStrided` (the fallback), forward and gradients, on webasm and cpu (and webgpu when an adapter answers).
+ * matmul's kernel and its device overrides against the float64 reference device: the WebAssembly
+ * micro-kernel (`matmulWasm`, webasm's default, core/devices/webasm/gemm-override.ts), `matmulRows4` (the
+ * gpu.js 4-row kernel, run through `Device.runGrid`, core/devices/gpujs/matmul-rows4.ts) and matmul's own
+ * kernel `matmulStrided`, forward and gradients, on webasm and cpu (and webgpu when an adapter answers).
  *
  * Tolerance, per element: the float32 bound for a dot product of length L computed in any order,
  *   |got - ref| <= (L + 4) * 2^-24 * sum_k |x_k y_k|
@@ -12,8 +13,13 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyDevices, device, Generator, matmul, probeWebGpu, tensor } from '../core/index.js';
-import { wasmGemm } from '../core/wasm/gemm.js';
-import { matmulRows4Spec, setMatmulKernel } from '../ops/matmul.js';
+import { wasmGemm } from '../core/devices/webasm/wasm/gemm.js';
+import { matmulRows4Spec } from '../core/devices/gpujs/matmul-rows4.js';
+import { setKernelOverride } from '../core/devices/overrides.js';
+
+/** The kernels compared here, as implementations of matmul's kernel `matmulStrided`. */
+const IMPLEMENTATION = { auto: 'auto', strided: 'none', rows4: 'matmulRows4', wasm: 'matmulWasm' } as const;
+const setMatmulKernel = (k: keyof typeof IMPLEMENTATION): string => setKernelOverride('matmulStrided', IMPLEMENTATION[k]);
 
 interface Case {
   M: number;

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { destroyDevices, probeWebGpu, propagateFor, type Tensor } from './device-helpers.js';
-import { DEFAULT_TOL, opTable, Sampler } from '../ops/table.js';
+import { DEFAULT_TOL, opTable, Sampler } from './op-table/index.js';
 import { build, expectClose } from './helpers.js';
 
 async function forwardAndGrads(call: (xs: Tensor[]) => Tensor, xs: Tensor[], seedWeights: number[] | null) {

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { gradcheck, setDevice } from '../core/index.js';
-import { opTable, Sampler } from '../ops/table.js';
+import { opTable, Sampler } from './op-table/index.js';
 import { build } from './helpers.js';
 
 setDevice('reference', 'gradient property tests');

@@ -16,7 +16,7 @@
  * fields) goes through gpu.js's own `run()`. Pinned to gpu.js 2.24.1 (package.json); spec/kernels.spec.ts
  * checks that the fast path is taken and agrees with gpu.js's run().
  */
-import type { KernelArg } from './kernel.js';
+import type { KernelArg } from '../../kernel.js';
 import { wasmMath } from './wasm/math.js';
 
 interface ArrayRecord {
@@ -144,7 +144,7 @@ export class WebAsmFastPath {
 
 let mathLinking = process.env.TSGRAD_WASM_MATH !== '0';
 
-/** Link WebAssembly exp/tanh into webasm kernels (default) or keep gpu.js's calls of Math.exp/Math.tanh. */
+/** Link WebAssembly exp, tanh, log, sin, cos and pow into webasm kernels (default) or keep gpu.js's calls into Math. */
 export function setWasmMath(on: boolean): boolean {
   const prev = mathLinking;
   mathLinking = on;

@@ -7,15 +7,18 @@
  * call the op on them. Values are kept away from kinks and poles by the domain of each input. Draw every random choice in
  * `sample`, never inside `call` (gradcheck calls it many times).
  */
-import { Generator } from '../core/rng.js';
-import { numel } from '../core/shape.js';
-import type { Tensor } from '../core/tensor.js';
+import { Generator } from '../../core/rng.js';
+import { numel } from '../../core/shape.js';
+import type { Tensor } from '../../core/tensor.js';
+import * as ops from '../../ops/index.js';
 import { complexOpTable } from './complex.js';
-import * as ops from './index.js';
 import { vqOpTable } from './vq.js';
 
-/** any: (-2, 2); positive: (0.5, 2.5); nonzero: ±(0.3, 2); unit: (-0.9, 0.9); distinct: well-separated values. */
-export type Domain = 'any' | 'positive' | 'nonzero' | 'unit' | 'distinct';
+/**
+ * any: (-2, 2); positive: (0.5, 2.5); nonzero: ±(0.3, 2); unit: (-0.9, 0.9); distinct: well-separated values;
+ * wide: (-100, 100), half of them past ±89, where e^x overflows float32 (catches a naive softplus).
+ */
+export type Domain = 'any' | 'positive' | 'nonzero' | 'unit' | 'distinct' | 'wide';
 
 export interface InputCase {
   shape: number[];
@@ -40,6 +43,8 @@ export interface OpEntry {
   grad?: boolean;
   /** Allowed float32-device vs float64-reference difference (forward, backward). */
   tol?: { fwd?: Tolerance; bwd?: Tolerance };
+  /** Exported ops this entry tests besides the one its name starts with (spec/op-coverage.spec.ts). */
+  covers?: string[];
 }
 
 export const DEFAULT_TOL = { fwd: { atol: 1e-5, rtol: 1e-4 }, bwd: { atol: 1e-4, rtol: 1e-3 } };
@@ -77,6 +82,8 @@ export class Sampler {
         return Array.from({ length: n }, () => (u() < 0.5 ? -1 : 1) * (0.3 + 1.7 * u()));
       case 'unit':
         return Array.from({ length: n }, () => 1.8 * u() - 0.9);
+      case 'wide':
+        return Array.from({ length: n }, () => (u() < 0.5 ? -1 : 1) * (u() < 0.5 ? 89 + 11 * u() : 89 * u()));
       case 'distinct': {
         const v = Array.from({ length: n }, (_, i) => (i - n / 2) * 0.25 + 0.05 * u());
         for (let i = n - 1; i > 0; i--) {
@@ -139,6 +146,8 @@ export const opTable: OpEntry[] = [
   unary('relu', ops.relu, 'nonzero'),
   unary('gelu', ops.gelu),
   unary('silu', ops.silu),
+  unary('softplus', ops.softplus, 'wide'),
+  { ...unary('sign', ops.sign, 'nonzero'), grad: false },
   unary('square', ops.square),
   unary('reciprocal', ops.reciprocal, 'nonzero'),
   unary('powScalar', (x) => ops.powScalar(x, 2.5), 'positive'),
@@ -174,7 +183,7 @@ export const opTable: OpEntry[] = [
   reduction('min', (x, d, k) => ops.min(x, d, k), 'distinct'),
   reduction('logsumexp', (x, d, k) => ops.logsumexp(x, d, k)),
   // dims of at least 2: var over one element divides by zero (NaN, as in PyTorch)
-  reduction('var', (x, d, k) => ops.variance(x, d, { keepdim: k }), 'any', 2),
+  { ...reduction('var', (x, d, k) => ops.variance(x, d, { keepdim: k }), 'any', 2), covers: ['variance'] },
   {
     name: 'sum (long rows, two passes)',
     sample: (r) => ({ inputs: [r.floats([2, 2100 + r.int(0, 50)])], call: ([x]) => ops.sum(x, -1) }),

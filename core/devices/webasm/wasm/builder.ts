@@ -47,6 +47,16 @@ export const OP = {
   f32DemoteF64: 0xb6,
   f64PromoteF32: 0xbb,
   f64ReinterpretI64: 0xbf,
+  f64Le: 0x65,
+  f64Ge: 0x66,
+  i32And: 0x71,
+  i64And: 0x83,
+  i64Or: 0x84,
+  i64ShrU: 0x88,
+  i64Sub: 0x7d,
+  i32WrapI64: 0xa7,
+  f64ConvertI64S: 0xb9,
+  i64ReinterpretF64: 0xbd,
 } as const;
 
 /** SIMD opcodes (after the 0xfd prefix). */
@@ -165,15 +175,27 @@ function section(id: number, payload: number[]): number[] {
   return [id, ...uleb(payload.length), ...payload];
 }
 
+/** A function the module imports from `env` (it takes the function indices before the module's own). */
+export interface FuncImport {
+  name: string;
+  params: ValType[];
+  results: ValType[];
+}
+
 /**
- * The bytes of a module exporting `fns` (function i is index i, for `call`), importing `env.memory` (at least
- * one page) unless `memory` is false.
+ * The bytes of a module exporting `fns` (function i is index funcImports.length + i, for `call`), importing
+ * `env.memory` (at least one page) unless `memory` is false, and the functions `funcImports` from `env`.
  */
-export function moduleBytes(fns: { name: string; fn: FuncBuilder }[], memory = true): Uint8Array<ArrayBuffer> {
-  const types = fns.map(({ fn }) => [0x60, ...vec(fn.params.map((t) => [VALTYPE[t]])), ...vec(fn.results.map((t) => [VALTYPE[t]]))]);
-  const imports = vec(memory ? [[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]] : []);
-  const funcs = vec(fns.map((_, i) => uleb(i)));
-  const exports = vec(fns.map(({ name: n }, i) => [...name(n), 0x00, ...uleb(i)]));
+export function moduleBytes(fns: { name: string; fn: FuncBuilder }[], memory = true, funcImports: FuncImport[] = []): Uint8Array<ArrayBuffer> {
+  const sig = (params: ValType[], results: ValType[]) => [0x60, ...vec(params.map((t) => [VALTYPE[t]])), ...vec(results.map((t) => [VALTYPE[t]]))];
+  const types = [...funcImports.map((f) => sig(f.params, f.results)), ...fns.map(({ fn }) => sig(fn.params, fn.results))];
+  const m = funcImports.length;
+  const imports = vec([
+    ...(memory ? [[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]] : []),
+    ...funcImports.map((f, i) => [...name('env'), ...name(f.name), 0x00, ...uleb(i)]),
+  ]);
+  const funcs = vec(fns.map((_, i) => uleb(m + i)));
+  const exports = vec(fns.map(({ name: n }, i) => [...name(n), 0x00, ...uleb(m + i)]));
   const code = vec(fns.map(({ fn }) => fn.encode()));
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,

@@ -1,61 +1,15 @@
 /**
- * The device implementations: the float64 reference (kernel functions called as plain JS) and the gpu.js
- * backends (webgpu, webasm, cpu, headlessgl). core/device.ts chooses among them.
+ * The gpu.js devices (webgpu, webasm, cpu, headlessgl): each kernel compiled once per device with dynamic
+ * output and arguments, cached under its unique name. core/device.ts chooses among the devices; ops reach
+ * them only through the kernel path (core/devices/run.ts), which also runs their overrides.
  */
 import gpujs from 'gpu.js';
-import type { Data, Device, DeviceName } from './device.js';
-import type { GridKernelSpec, KernelArg, KernelSpec, KernelThis } from './kernel.js';
-import { WebAsmFastPath, type InnerWebAsmKernel } from './webasm-run.js';
+import type { Data, Device, DeviceName } from '../../device.js';
+import type { GridKernelSpec, KernelArg, KernelSpec } from '../../kernel.js';
+import { WebAsmFastPath, type InnerWebAsmKernel } from '../webasm/fast-path.js';
 
 /** gpu.js indexes with float32 arithmetic; past 2^24 elements indices stop being exact. */
 export const MAX_GPUJS_ELEMENTS = 2 ** 24;
-/** V8's typed-array length limit (Node 20, measured: new Uint8Array(2 ** 32 + 1) throws a RangeError). */
-export const MAX_TYPED_ARRAY_LENGTH = 2 ** 32;
-
-// ---------------------------------------------------------------------------------------------------------
-// float64 reference: the kernel function called as plain JS
-
-export class ReferenceDevice implements Device {
-  readonly name = 'reference' as const;
-  readonly async = false;
-  readonly maxElements = MAX_TYPED_ARRAY_LENGTH;
-  alloc(n: number): Data {
-    return new Float64Array(n);
-  }
-  fromValues(values: ArrayLike<number>): Data {
-    return Float64Array.from(values);
-  }
-  run(spec: KernelSpec, n: number, args: KernelArg[]): Data {
-    const out = new Float64Array(n);
-    const ctx: KernelThis = { thread: { x: 0, y: 0, z: 0 }, output: { x: n, y: 1, z: 1 }, constants: {} };
-    const fn = spec.fn;
-    for (let x = 0; x < n; x++) {
-      ctx.thread.x = x;
-      out[x] = fn.apply(ctx, args);
-    }
-    return out;
-  }
-  runGrid(spec: GridKernelSpec, grid: [number, number, number], args: KernelArg[]): Data {
-    const [nx, ny, nz] = grid;
-    const m = spec.components;
-    const out = new Float64Array(nx * ny * nz * m);
-    const ctx: KernelThis = { thread: { x: 0, y: 0, z: 0 }, output: { x: nx, y: ny, z: nz }, constants: {} };
-    let o = 0;
-    for (let z = 0; z < nz; z++) {
-      for (let y = 0; y < ny; y++) {
-        for (let x = 0; x < nx; x++) {
-          ctx.thread.x = x;
-          ctx.thread.y = y;
-          ctx.thread.z = z;
-          const r = spec.fn.apply(ctx, args);
-          for (let c = 0; c < m; c++) out[o++] = r[c];
-        }
-      }
-    }
-    return out;
-  }
-  async destroy(): Promise<void> {}
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // gpu.js backends
@@ -63,6 +17,8 @@ export class ReferenceDevice implements Device {
 type GpuKernel = ((...args: KernelArg[]) => unknown) & {
   setOutput(o: number[]): void;
   setLoopMaxIterations(n: number): void;
+  /** The kernel function it was compiled from: a different function under the same name is an error. */
+  tsgradFn?: unknown;
   kernel?: InnerWebAsmKernel & { moduleCacheLimit?: number; _shapeOutput?: (data: Float32Array, ...rest: unknown[]) => unknown };
   moduleCacheLimit?: number;
   /** webasm only: runs gpu.js's compiled module without gpu.js's per-call overhead (core/webasm-run.ts). */
@@ -100,6 +56,9 @@ export class GpuJsDevice implements Device {
   private kernelFor(spec: KernelSpec | GridKernelSpec, grid?: { components: number; threads: boolean }): GpuKernel {
     const key = grid?.threads ? `${spec.name} (threads)` : spec.name;
     let k = this.kernels.get(key);
+    if (k && k.tsgradFn !== spec.fn) {
+      throw new Error(`${spec.name}: another kernel function was compiled under this name on ${this.name}; kernel names must be unique (declare kernels with kernel())`);
+    }
     if (!k) {
       const settings: Record<string, unknown> = {
         dynamicOutput: true,
@@ -121,17 +80,13 @@ export class GpuJsDevice implements Device {
         if (grid && typeof inner._shapeOutput === 'function') inner._shapeOutput = (data: Float32Array) => data;
       }
       if (this.name === 'webasm' && !grid?.threads) k.fast = new WebAsmFastPath();
+      k.tsgradFn = spec.fn;
       this.kernels.set(key, k);
     }
     return k;
   }
   run(spec: KernelSpec, n: number, args: KernelArg[]): Data | Promise<Data> {
-    if (n > MAX_GPUJS_ELEMENTS) {
-      throw new Error(
-        `${spec.name}: output of ${n} elements exceeds ${MAX_GPUJS_ELEMENTS} (2^24), where gpu.js's float32 ` +
-          `index arithmetic stops being exact; split the work into smaller tensors`,
-      );
-    }
+    // n is checked against maxElements by the kernel path (core/devices/run.ts)
     if (n === 0) return new Float32Array(0);
     args = withoutEmptyArrays(args);
     const k = this.kernelFor(spec);
