@@ -8,6 +8,7 @@ import * as ops from '../ops/index.js';
 import { backward, type Node } from './autograd.js';
 import type { Data, Device } from './device.js';
 import { device as deviceByName } from './device.js';
+import { environmentVariable } from './environment.js';
 import type { KernelArg, KernelSpec } from './kernel.js';
 import { numel, shapeStr, type Shape } from './shape.js';
 
@@ -191,7 +192,7 @@ export class Tensor {
   maskedFill(mask: Tensor, value: number): Tensor { return ops.maskedFill(this, mask, value); }
 }
 
-let checkNaN = process.env.TSGRAD_CHECK_NAN === '1';
+let checkNaN = environmentVariable('TSGRAD_CHECK_NAN') === '1';
 
 /**
  * Opt-in debugging check (also TSGRAD_CHECK_NAN=1): every kernel's inputs and output are scanned for NaN,
