@@ -6,7 +6,8 @@
  * device agrees with float64; a switch to another device carries training on; samples appear; no console error,
  * page error or failed request happens. Saves a screenshot (PLAYGROUND_SCREENSHOT, default
  * runs/playground/playground.png). A missing Chromium is a failure, never a skip.
- * CHROMIUM_PATH picks the browser; PLAYGROUND_TEST_STEPS the number of steps (default 60).
+ * CHROMIUM_PATH picks the browser; PLAYGROUND_TEST_STEPS the number of steps (default 60);
+ * PLAYGROUND_TEST_TIMEOUT_S the longest wait for one stage (default 150).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -17,7 +18,7 @@ import { servePlayground } from './serve.js';
 const STEPS = Number(process.env.PLAYGROUND_TEST_STEPS ?? 60);
 const SWITCH_AT = Math.floor((STEPS * 2) / 3);
 const SCREENSHOT = process.env.PLAYGROUND_SCREENSHOT ?? 'runs/playground/playground.png';
-const TIMEOUT_MS = 150_000;
+const TIMEOUT_MS = Number(process.env.PLAYGROUND_TEST_TIMEOUT_S ?? 150) * 1000;
 
 const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/lib/chromium/chromium', '/usr/bin/chromium', '/usr/bin/chromium-browser'];
 
