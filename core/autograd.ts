@@ -6,6 +6,7 @@
  * differentiable: grad of grad). Rules may return gradients in the broadcast output shape; the engine sums
  * them back to each input's shape here, in `sumTo` — the one place un-broadcasting happens.
  */
+import { environmentVariable } from './environment.js';
 import type { Tensor } from './tensor.js';
 
 export interface Node {
@@ -44,7 +45,7 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
-let fusedAllowed = process.env.TSGRAD_FUSED_BACKWARD !== '0';
+let fusedAllowed = environmentVariable('TSGRAD_FUSED_BACKWARD') !== '0';
 
 /** Turn fused backward kernels off (every backward then runs as Tensor ops) or on; returns the previous setting. */
 export function setFusedBackward(on: boolean): boolean {

@@ -2,7 +2,7 @@
  * Devices: where kernels run.
  *
  * - gpu.js backends: `webgpu` (GPU, async readback), `webasm` (WebAssembly SIMD, the CPU default),
- *   `cpu` (transpiled JS), `headlessgl` (optional native `gl`).
+ *   `cpu` (transpiled JS), `headlessgl` (optional native `gl`), `webgl2` (browsers only).
  * - `reference`: float64; calls the very same kernel functions as plain JavaScript. Gradients are proved here.
  *
  * Every device runs a kernel over a flat output of length n (`this.thread.x` = 0..n-1). Kernels are compiled
@@ -19,13 +19,14 @@ import './devices/gpujs/matmul-rows4.js';
 import './devices/webasm/gemm-override.js';
 import { kernel, type GridKernelSpec, type KernelArg, type KernelSpec, type KernelThis } from './kernel.js';
 import { describeAdapter, findWebGpuAdapter, type AdapterInfo } from './webgpu-probe.js';
+import { environmentVariable, isNode, notice } from './environment.js';
 
 export { MAX_GPUJS_ELEMENTS, setThreads } from './devices/gpujs/device.js';
 export { setKernelOverride } from './devices/overrides.js';
 
 export type Data = Float32Array | Float64Array;
-export type DeviceName = 'webgpu' | 'webasm' | 'cpu' | 'headlessgl' | 'reference';
-export const DEVICE_NAMES: readonly DeviceName[] = ['webgpu', 'webasm', 'cpu', 'headlessgl', 'reference'];
+export type DeviceName = 'webgpu' | 'webasm' | 'cpu' | 'headlessgl' | 'webgl2' | 'reference';
+export const DEVICE_NAMES: readonly DeviceName[] = ['webgpu', 'webasm', 'cpu', 'headlessgl', 'webgl2', 'reference'];
 
 export interface Device {
   readonly name: DeviceName;
@@ -72,7 +73,7 @@ function checkName(name: string, from: string): DeviceName {
 }
 
 function announce(d: Device, why: string): void {
-  if (process.env.TSGRAD_QUIET !== '1') process.stderr.write(`tsgrad: device ${d.name} — ${why}\n`);
+  if (environmentVariable('TSGRAD_QUIET') !== '1') notice(`tsgrad: device ${d.name} — ${why}`);
 }
 
 function syncAvailable(name: DeviceName): string | null {
@@ -81,6 +82,7 @@ function syncAvailable(name: DeviceName): string | null {
   if (name === 'webgpu') return webgpuReady ? null : 'webgpu needs `await initDevice()` first (finding a GPU adapter is async)';
   if (name === 'webasm') return G.WebAssemblyKernel?.isSupported ? null : 'WebAssembly SIMD is not supported by this runtime';
   if (name === 'headlessgl') return G.HeadlessGLKernel?.isSupported ? null : 'the native `gl` module is not installed (tsgrad ships a stub)';
+  if (name === 'webgl2') return G.WebGL2Kernel?.isSupported ? null : 'no WebGL2 context can be made here (browsers only)';
   return null;
 }
 
@@ -97,7 +99,7 @@ export function setDevice(name: DeviceName | string, why = 'chosen by setDevice'
 /** The device new tensors go to; on first use picks TSGRAD_DEVICE or the best synchronous device and says so. */
 export function getDevice(): Device {
   if (current) return current;
-  const env = process.env.TSGRAD_DEVICE;
+  const env = environmentVariable('TSGRAD_DEVICE');
   if (env) return setDevice(checkName(env, 'TSGRAD_DEVICE'), 'chosen by TSGRAD_DEVICE');
   if (!syncAvailable('webasm')) {
     return setDevice('webasm', 'default on CPU; webgpu not probed (call `await initDevice()` to look for a GPU), headlessgl only on request');
@@ -133,6 +135,7 @@ async function probe(skipEmulated: boolean): Promise<WebGpuProbe> {
   const g = globalThis as unknown as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } };
   try {
     if (!g.navigator?.gpu) {
+      if (!isNode()) return { ok: false, reason: 'this browser offers no WebGPU (navigator.gpu is undefined)' };
       const vkDir = process.env.TSGRAD_VK_DIR;
       if (vkDir && !process.env.VK_ICD_FILENAMES) process.env.VK_ICD_FILENAMES = `${vkDir}/vk_swiftshader_icd.json`;
       const look = await findWebGpuAdapter();
@@ -180,7 +183,7 @@ const KNOWN_ANSWER: KernelSpec = kernel(knownAnswer);
  * answers and passes a known-answer kernel, else webasm. Prints one line saying which and why.
  */
 export async function initDevice(opts: { device?: DeviceName | string } = {}): Promise<Device> {
-  const asked = opts.device ?? process.env.TSGRAD_DEVICE;
+  const asked = opts.device ?? environmentVariable('TSGRAD_DEVICE');
   if (asked) {
     const n = checkName(asked, opts.device ? 'initDevice' : 'TSGRAD_DEVICE');
     if (n === 'webgpu') {

@@ -57,7 +57,7 @@ describe('device selection', () => {
     const auto = run({ TSGRAD_DEVICE: '' });
     expect(auto.out).toBe('webasm');
     expect(auto.err).toMatch(/^tsgrad: device webasm — default on CPU; webgpu not probed/);
-    expect(run({ TSGRAD_DEVICE: 'tpu' }).err).toMatch(/unknown device "tpu"; choose one of webgpu, webasm, cpu, headlessgl, reference/);
+    expect(run({ TSGRAD_DEVICE: 'tpu' }).err).toMatch(/unknown device "tpu"; choose one of webgpu, webasm, cpu, headlessgl, webgl2, reference/);
   });
 });
 

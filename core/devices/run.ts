@@ -9,12 +9,13 @@
  * With the NaN check and the profiler off (the default) a call costs two flag checks, one map lookup (once
  * any override is registered) and a length compare more than calling the device directly.
  */
+import { environmentVariable } from '../environment.js';
 import type { Data, Device } from '../device.js';
 import type { KernelArg, KernelSpec } from '../kernel.js';
 import { isProfiling, timeKernelCall } from '../profile.js';
 import { anyOverride, overrideFor } from './overrides.js';
 
-let checkNaN = process.env.TSGRAD_CHECK_NAN === '1';
+let checkNaN = environmentVariable('TSGRAD_CHECK_NAN') === '1';
 
 /**
  * Opt-in debugging check (also TSGRAD_CHECK_NAN=1): every kernel's inputs and output are scanned for NaN,

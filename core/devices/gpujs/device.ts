@@ -7,6 +7,7 @@ import gpujs from 'gpu.js';
 import type { Data, Device, DeviceName } from '../../device.js';
 import type { GridKernelSpec, KernelArg, KernelSpec } from '../../kernel.js';
 import { WebAsmFastPath, type InnerWebAsmKernel } from '../webasm/fast-path.js';
+import { environmentVariable } from '../../environment.js';
 
 /** gpu.js indexes with float32 arithmetic; past 2^24 elements indices stop being exact. */
 export const MAX_GPUJS_ELEMENTS = 2 ** 24;
@@ -26,7 +27,7 @@ type GpuKernel = ((...args: KernelArg[]) => unknown) & {
 };
 
 /** WebAssembly threads for big grid kernels (webasm); TSGRAD_THREADS=0 keeps everything on one thread. */
-let threadsAllowed = process.env.TSGRAD_THREADS !== '0';
+let threadsAllowed = environmentVariable('TSGRAD_THREADS') !== '0';
 
 /** Allow or forbid WebAssembly worker threads for big kernels on webasm; returns the previous setting. */
 export function setThreads(on: boolean): boolean {
@@ -66,6 +67,9 @@ export class GpuJsDevice implements Device {
         output: grid ? [1, 1, 1] : [1],
         precision: 'single',
       };
+      // WebGL: always highp. gpu.js picks lowp/mediump from the output's texture size, and when a dynamic
+      // output grows past that range it switches kernels and returns the old size's result (measured, 2.24.1)
+      if (this.name === 'webgl2' || this.name === 'headlessgl') settings.tactic = 'precision';
       if ('functions' in spec && spec.functions) settings.functions = spec.functions;
       if (spec.argumentTypes) settings.argumentTypes = spec.argumentTypes;
       if (grid) settings.returnType = `Array(${grid.components})`;

@@ -16,6 +16,7 @@
  * fields) goes through gpu.js's own `run()`. Pinned to gpu.js 2.24.1 (package.json); spec/kernels.spec.ts
  * checks that the fast path is taken and agrees with gpu.js's run().
  */
+import { environmentVariable } from '../../environment.js';
 import type { KernelArg } from '../../kernel.js';
 import { wasmMath } from './wasm/math.js';
 
@@ -62,7 +63,7 @@ interface Plan {
   runSimd: RunFn | null;
 }
 
-let enabled = process.env.TSGRAD_WEBASM_FASTPATH !== '0';
+let enabled = environmentVariable('TSGRAD_WEBASM_FASTPATH') !== '0';
 
 /** Turn the fast path off (gpu.js's own run() every time) or on; returns the previous setting. */
 export function setWebAsmFastPath(on: boolean): boolean {
@@ -142,7 +143,7 @@ export class WebAsmFastPath {
   }
 }
 
-let mathLinking = process.env.TSGRAD_WASM_MATH !== '0';
+let mathLinking = environmentVariable('TSGRAD_WASM_MATH') !== '0';
 
 /** Link WebAssembly exp, tanh, log, sin, cos and pow into webasm kernels (default) or keep gpu.js's calls into Math. */
 export function setWasmMath(on: boolean): boolean {
