@@ -16,4 +16,8 @@ export { gradcheck, type GradcheckOpts, type GradcheckReport } from './gradcheck
 export { Generator, globalGenerator, manualSeed } from './rng.js';
 export { kernel, type GridKernelSpec, type KernelSpec, type KernelThis } from './kernel.js';
 export { formatProfile, isProfiling, profile, profileElapsed, startProfile, stopProfile, type ProfileRow } from './profile.js';
+export {
+  decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors,
+  type SafetensorsDType, type SafetensorsFile, type SafetensorsInput, type SafetensorsTensor,
+} from './safetensors.js';
 export * from '../ops/index.js';
