@@ -11,9 +11,13 @@
 export { Tensor, setCheckNaN, type DType, type TensorLike } from './tensor.js';
 export { arange, full, ones, rand, randint, randn, tensor, zeros, type RandomOpts, type TensorOpts } from './creation.js';
 export { backward, grad, isGradEnabled, noGrad, setGradEnabled } from './autograd.js';
-export { destroyDevices, device, getDevice, initDevice, probeWebGpu, setDevice, setThreads, DEVICE_NAMES, type Device, type DeviceName } from './device.js';
+export { destroyDevices, device, getDevice, initDevice, probeWebGpu, setDevice, setKernelOverride, setThreads, DEVICE_NAMES, type Device, type DeviceName } from './device.js';
 export { gradcheck, type GradcheckOpts, type GradcheckReport } from './gradcheck.js';
 export { Generator, globalGenerator, manualSeed } from './rng.js';
 export { kernel, type GridKernelSpec, type KernelSpec, type KernelThis } from './kernel.js';
 export { formatProfile, isProfiling, profile, profileElapsed, startProfile, stopProfile, type ProfileRow } from './profile.js';
+export {
+  decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors,
+  type SafetensorsDType, type SafetensorsFile, type SafetensorsInput, type SafetensorsTensor,
+} from './safetensors.js';
 export * from '../ops/index.js';

@@ -5,7 +5,7 @@
  * storage is still a promise when the op returns. On CPU devices it is already a plain typed array.
  */
 import * as ops from '../ops/index.js';
-import { backward, type Node } from './autograd.js';
+import { backward, isGradEnabled, type Node } from './autograd.js';
 import type { Data, Device } from './device.js';
 import { device as deviceByName } from './device.js';
 import { runResolved } from './devices/run.js';
@@ -109,6 +109,44 @@ export class Tensor {
   zeroGrad(): void {
     this.grad = null;
   }
+
+  // ---- in-place updates (PyTorch's trailing underscore) -----------------------------------------------------
+  /**
+   * Replace this tensor's values with `value`'s (a tensor of the same shape, dtype and device, or a number
+   * for every element) and return this: PyTorch's `copy_`. The Tensor object stays the same, so modules and
+   * optimizers that hold it see the new values. A leaf that requires grad may be updated only inside
+   * `noGrad` (an update is not part of the graph); a tensor made by an op never (its graph would be wrong).
+   * The update swaps the storage rather than writing into it, so no other tensor changes.
+   * @example
+   * noGrad(() => w.assign_(w.sub(w.grad!.mul(0.1))));   // one SGD step; same as w.sub_(w.grad!.mul(0.1))
+   */
+  assign_(value: TensorLike): this {
+    if (this._node) {
+      throw new Error(`assign_: ${this} was made by an op; in-place updates would corrupt its graph. Update a leaf, or use detach() first`);
+    }
+    if (this.requiresGrad && isGradEnabled()) {
+      throw new Error(`assign_: ${this} requires grad; update it inside noGrad(() => ...) (an in-place update is not recorded in the graph)`);
+    }
+    if (typeof value === 'number') {
+      this._data = this.full(this.shape, value)._data;
+      return this;
+    }
+    if (shapeStr(value.shape) !== shapeStr(this.shape)) {
+      throw new Error(`assign_: shapes differ: ${shapeStr(this.shape)} <- ${shapeStr(value.shape)}; reshape or expand the value first`);
+    }
+    if (value.dtype !== this.dtype) throw new Error(`assign_: dtypes differ: ${this.dtype} <- ${value.dtype}`);
+    if (value.device !== this.device) {
+      throw new Error(`assign_: devices differ: ${this.device.name} <- ${value.device.name}; move the value with .to('${this.device.name}')`);
+    }
+    this._data = value._data;
+    return this;
+  }
+  /** In place: this = this + o (see `assign_` for when in-place updates are allowed). */
+  add_(o: TensorLike): this { return this.assign_(ops.add(this, o)); }
+  /** In place: this = this - o; `noGrad(() => p.sub_(p.grad!.mul(lr)))` is an SGD step. */
+  sub_(o: TensorLike): this { return this.assign_(ops.sub(this, o)); }
+  /** In place: this = this * o (e.g. decoupled weight decay, `p.mul_(1 - lr * wd)`). */
+  mul_(o: TensorLike): this { return this.assign_(ops.mul(this, o)); }
 
   // ---- making related tensors -----------------------------------------------------------------------------
   /** A new tensor on this tensor's device from host values. */

