@@ -4,13 +4,30 @@
  * Building graphs is synchronous; reading values is async (`await t.toArray()`), because on WebGPU the
  * storage is still a promise when the op returns. On CPU devices it is already a plain typed array.
  */
-import * as ops from '../ops/index.js';
+import type * as OpsModule from '../ops/index.js';
 import { backward, isGradEnabled, type Node } from './autograd.js';
 import type { Data, Device } from './device.js';
 import { device as deviceByName } from './device.js';
 import { runResolved } from './devices/run.js';
 import type { KernelArg, KernelSpec } from './kernel.js';
 import { checkNewTensor, numel, shapeStr, type Shape } from './shape.js';
+
+/*
+ * Tensor methods (x.add(y), x.sum(1), ...) are thin calls into ops/, and every op builds on Tensor. So that
+ * the dependency runs one way (ops -> core), Tensor does not import ops at run time: ops/index.ts hands
+ * its namespace to `registerOps` when it loads. Importing 'tsgrad' (core/index.ts) loads ops/, so users
+ * never see the difference; a method called before that says what to import.
+ */
+let ops: typeof OpsModule = new Proxy({} as typeof OpsModule, {
+  get(_target, name) {
+    throw new Error(`Tensor.${String(name)}: the ops are not loaded; import from 'tsgrad' (core/index.ts) or ops/index.ts first`);
+  },
+});
+
+/** Called once by ops/index.ts: the ops the Tensor methods call. */
+export function registerOps(module: typeof OpsModule): void {
+  ops = module;
+}
 
 export type DType = 'float32' | 'int32';
 export type TensorLike = Tensor | number;

@@ -20,3 +20,8 @@ export { EMPTY_CODE_LOG_MASS, clusterLogsumexp, codeSizes, gatherByMap, logCodeS
 export function pow(x: Tensor, p: TensorLike): Tensor {
   return typeof p === 'number' ? powScalar(x, p) : powTensor(x, p);
 }
+
+// Tensor's methods call these ops through a registry, so core/tensor.ts never imports ops/ (see registerOps).
+import { registerOps } from '../core/tensor.js';
+import * as opsNamespace from './index.js';
+registerOps(opsNamespace);
