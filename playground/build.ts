@@ -9,7 +9,7 @@
 import { copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { brownSlice } from './corpus-slice.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -19,6 +19,22 @@ export interface BuiltPlayground {
   bundleBytes: number;
   corpusBytes: number;
 }
+
+/**
+ * The library's file-backed parts (checkpoints, safetensors: node:fs, node:path, node:crypto) are in the
+ * bundle because nn/ exports them, but the page never calls them. Each such module becomes a stub whose every
+ * member throws a clear error if called, so the page loads in a browser.
+ */
+const nodeBuiltinsStub: Plugin = {
+  name: 'node-builtins-stub',
+  setup(b) {
+    b.onResolve({ filter: /^node:(fs|path|crypto|os)$/ }, (args) => ({ path: args.path, namespace: 'node-stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'node-stub' }, (args) => ({
+      loader: 'js',
+      contents: `module.exports = new Proxy({}, { get: (_t, name) => name === '__esModule' ? false : () => { throw new Error(${JSON.stringify('')} + String(name) + ' from ${args.path} is not available in a browser'); } });`,
+    }));
+  },
+};
 
 export async function buildPlayground(outDir: string = join(here, 'dist')): Promise<BuiltPlayground> {
   mkdirSync(outDir, { recursive: true });
@@ -34,6 +50,7 @@ export async function buildPlayground(outDir: string = join(here, 'dist')): Prom
     minify: false, // gpu.js reads kernel functions' source text; keep it as written
     // Node's WebGPU (Dawn) and the modules of its child-process probe (core/webgpu-probe.ts): imported only in Node
     external: ['webgpu', 'node:child_process', 'node:module', 'node:url'],
+    plugins: [nodeBuiltinsStub],
     logLevel: 'warning',
   });
   copyFileSync(join(here, 'page', 'index.html'), join(outDir, 'index.html'));
