@@ -162,6 +162,7 @@ const w = (v: Variant) => {
     `${v.weights.clipped.length ? `, ${v.weights.clipped.length} clipped` : ''}`;
 };
 const study = {
+  runName: run.name,
   preset, command, device: dev.name, minutes, quick: preset === 'quick', runs, pretrained: pretrainedCells, prompts, vocab, seeds, heldOutBuckets, fullRun,
   // the reference against itself: rare recall is 100% by definition, so it is left out (NaN)
   reference: { ...textMetrics(prompts.map((q) => q.reference), prompts.map((q) => q.reference), bucketOf, vocab), rareRecall: NaN },
@@ -183,5 +184,5 @@ const study = {
 const reportPath = writeReport(study);
 const metricsPath = writeMetrics(study);
 console.log(`${minutes.toFixed(1)} min; report: ${reportPath}; metrics: ${metricsPath}`);
-for (const file of publishReport(join('runs', 'pdl'), run.outDir)) console.log(`copied to ${file}`);
+for (const file of publishReport(run.runDir, run.outDir)) console.log(`copied to ${file}`);
 await destroyDevices();

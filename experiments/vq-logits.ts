@@ -95,7 +95,7 @@ const fullMs = ms.get('full')!;
 // ---- 2. train every variant (the full head first: k-means clusters its output embeddings) ------------------------
 const results: VariantResult[] = [];
 const info: RunInfo = {
-  quick, V, d, cfg, seed: args.seed, device: dev.name, N, kn, validTokens: validEval.length - 1, testTokens: testEval.length - 1,
+  runName: run.name, quick, V, d, cfg, seed: args.seed, device: dev.name, N, kn, validTokens: validEval.length - 1, testTokens: testEval.length - 1,
   plan, wallSeconds: 0, cpuSeconds: 0, load: { beforeTiming: loadBefore, end: loadBefore }, command: `npx tsx experiments/vq-logits.ts ${process.argv.slice(2).join(' ')}`.trim(), timing: timed,
 };
 let fullResult: { valid: number; test: number } | null = null;
@@ -160,7 +160,7 @@ info.load.end = loadavg()[0];
 info.cpuSeconds = cpuSeconds();
 const reportPath = writeOutputs(results, info);
 console.log(`${interrupted ? 'stopped' : 'done'} in ${(info.wallSeconds / 60).toFixed(1)} min; report: ${reportPath}${interrupted ? ' (partial: finished variants only)' : ''}`);
-for (const file of publishReport(join('runs', 'vq-logits'), run.outDir)) console.log(`copied to ${file}`);
+for (const file of publishReport(run.runDir, run.outDir)) console.log(`copied to ${file}`);
 await teardown();
 
 /** A finished variant's saved result, when it was made with this command's settings (else an error, or null to retrain). */

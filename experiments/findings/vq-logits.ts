@@ -21,21 +21,13 @@ import { CliError, parseExperimentArgs } from '../cli/index.js';
 import { fmt } from '../report/markdown.js';
 import { writeJsonAtomic } from '../report/metrics.js';
 import { lineChart } from '../report/svg.js';
+import type { ExperimentConfig } from '../train/config.js';
 import { runLm } from '../train/lm.js';
 import { fullHeadWithBias, logCountBias, MapBuilder, seamsFor, type Variant } from '../vq/variants.js';
 import { findingReport, machineLine, summarize, writeFinding, type Comparison } from './finding.js';
 import { pairedInterval } from './stats.js';
 
-interface Settings {
-  maxVocab: number | undefined;
-  dModel: number;
-  nHeads: number;
-  nLayers: number;
-  context: number;
-  batchSize: number;
-  steps: number;
-  lr: number;
-  warmup: number;
+interface Settings extends ExperimentConfig {
   dropout: number;
   /** K = V / divisor. */
   divisor: number;

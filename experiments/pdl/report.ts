@@ -14,6 +14,8 @@ import type { Prompt, TextMetrics } from './samples.js';
 import { crossEntropyParts, describe, mean, metrics, ppl, spread, verdicts, type VariantRun } from './summary.js';
 
 export interface Study {
+  /** The run's folder name under runs/ (default 'pdl'). */
+  runName?: string;
   preset: string;
   command: string;
   device: string;
@@ -52,7 +54,7 @@ function textRow(label: string, t: TextMetrics[]): string[] {
 export function writeReport(s: Study): string {
   const ce = s.runs.find((r) => r.variant.alpha === 0 && r.variant.kind === null) ?? s.runs[0];
   const pdl = s.runs.filter((r) => r !== ce);
-  const r = new ReportWriter('pdl', { title: `Power-Law Decay Loss: finetuning Brown -> State of the Union (${s.preset} preset)` });
+  const r = new ReportWriter(s.runName ?? 'pdl', { title: `Power-Law Decay Loss: finetuning Brown -> State of the Union (${s.preset} preset)` });
   r.paragraph(`Command: \`${s.command}\` on device **${s.device}**; ${s.minutes.toFixed(1)} min in all. Seeds ${s.seeds.join(', ')}; ` +
     `${s.steps.finetune} finetuning steps per run, every variant with the same seeds, batches and starting weights.`);
   if (s.quick) {
@@ -170,7 +172,7 @@ export function writeReport(s: Study): string {
 }
 
 export function writeMetrics(s: Study): string {
-  const file = join('runs', 'pdl', 'metrics.json');
+  const file = join('runs', s.runName ?? 'pdl', 'metrics.json');
   const byBucket = (cells: CellResult[]) => Object.fromEntries(BUCKETS.map((b) => [b, mean(cells.map(ppl(b)))]));
   const agg = (cells: CellResult[]) => ({
     perplexity: mean(cells.map(ppl('all'))),

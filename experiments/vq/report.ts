@@ -40,6 +40,8 @@ export interface VariantResult {
 }
 
 export interface RunInfo {
+  /** The run's folder name under runs/ (default 'vq-logits'). */
+  runName?: string;
   quick: boolean;
   V: number;
   d: number;
@@ -94,7 +96,8 @@ const headKind = (r: { mapping: Mapping; bias: boolean }) => (r.mapping === 'ful
 /** Write metrics.json and report.md (called after every variant, so a long run shows partial results). */
 export function writeOutputs(results: VariantResult[], info: RunInfo): string {
   const bench = readBench();
-  writeJsonAtomic(join(OUT, 'metrics.json'), {
+  const runName = info.runName ?? 'vq-logits';
+  writeJsonAtomic(join('runs', runName, 'metrics.json'), {
     variants: results.map(({ curve: _c, ...r }) => r),
     V: info.V, d: info.d, steps: info.cfg.steps, device: info.device, seed: info.seed,
     quick: info.quick, config: info.cfg, timingPositionsPerStep: info.N, validTokens: info.validTokens, testTokens: info.testTokens,
@@ -103,7 +106,7 @@ export function writeOutputs(results: VariantResult[], info: RunInfo): string {
     bench, curves: Object.fromEntries(results.map((r) => [r.name, r.curve])),
   });
   const c = info.cfg;
-  const rep = new ReportWriter('vq-logits', { title: `VQ-Logits codebook heads on the Brown word LM (${info.quick ? 'quick run' : 'full run'})` });
+  const rep = new ReportWriter(runName, { title: `VQ-Logits codebook heads on the Brown word LM (${info.quick ? 'quick run' : 'full run'})` });
   const pending = info.plan.length - results.length;
   rep.paragraph(
     `Command: \`${info.command}\` on device **${info.device}**, ${(info.wallSeconds / 60).toFixed(1)} min wall time, ${(info.cpuSeconds / 60).toFixed(1)} min CPU time in this process` +
