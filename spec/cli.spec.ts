@@ -95,6 +95,7 @@ describe('run directory lock', () => {
     // nested directories of a held run are not locked again (complexformer's runs/<name>/<variant>)
     const inner = lockRunDir(path.join(dir, 'variant-s0'));
     expect(fs.existsSync(path.join(dir, 'variant-s0', LOCK_FILE))).toBe(false);
+    expect(fs.statSync(path.join(dir, 'variant-s0')).isDirectory()).toBe(true); // made, since the caller writes there next
     inner();
     release();
     expect(fs.existsSync(lock)).toBe(false);

@@ -54,8 +54,8 @@ function readLock(file: string): LockInfo | null {
  */
 export function lockRunDir(dir: string, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): () => void {
   const abs = path.resolve(dir);
+  fs.mkdirSync(abs, { recursive: true }); // also inside a held folder: the caller writes there next
   for (const h of held) if (abs === h || abs.startsWith(`${h}${path.sep}`)) return () => {};
-  fs.mkdirSync(abs, { recursive: true });
   const file = path.join(abs, LOCK_FILE);
   const mine: LockInfo = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command: process.argv.slice(1).join(' ') };
   for (let attempt = 0; ; attempt++) {
