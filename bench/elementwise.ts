@@ -1,6 +1,6 @@
 /**
  * Elementwise throughput per device: a transcendental unary op (tanh; on webasm a WebAssembly function
- * linked into the kernel, core/wasm/math.ts), one that still calls into JS per element on webasm (log), and
+ * linked into the kernel, core/devices/webasm/wasm/math.ts), log (linked the same way since the kernel-path work), and
  * a binary op (add), over 1M elements. Median of several runs after a warm-up of at least 300 ms: V8 first
  * runs a new WebAssembly module in its baseline compiler and swaps in optimised code a little later, so a
  * short warm-up measures the baseline code (1M-element add: ~13 ms instead of ~2 ms here).

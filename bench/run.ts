@@ -47,8 +47,8 @@ writeFileSync(results('elementwise.json'), JSON.stringify(ew, null, 2) + '\n');
 sections.push(
   '## Elementwise (1M elements, median ms)\n\n| device | op | ms | M elements/s |\n|---|---|---:|---:|\n' +
     ew.map((r) => `| ${r.device} | ${r.op} | ${r.ms.toFixed(2)} | ${r.melemPerSec.toFixed(0)} |`).join('\n') +
-    '\n\nOn webasm, tanh and exp run as WebAssembly functions linked into the kernel (core/wasm/math.ts); log (and sin, cos, ' +
-    'atan2, pow) still call into JavaScript per element; add stays in WebAssembly SIMD. Median after a warm-up of at least 300 ms.',
+    '\n\nOn webasm, exp, tanh, log, sin, cos and pow run as WebAssembly functions linked into the kernel (core/devices/webasm/wasm/math.ts; ' +
+    'rare arguments such as log of x <= 0 still go to JavaScript); atan2 calls into JavaScript per element; add stays in WebAssembly SIMD. Median after a warm-up of at least 300 ms.',
 );
 
 console.log('\n== tiny-GPT training step: tsgrad vs TensorFlow.js ==');

@@ -22,7 +22,7 @@ type GpuKernel = ((...args: KernelArg[]) => unknown) & {
   tsgradFn?: unknown;
   kernel?: InnerWebAsmKernel & { moduleCacheLimit?: number; _shapeOutput?: (data: Float32Array, ...rest: unknown[]) => unknown };
   moduleCacheLimit?: number;
-  /** webasm only: runs gpu.js's compiled module without gpu.js's per-call overhead (core/webasm-run.ts). */
+  /** webasm only: runs gpu.js's compiled module without gpu.js's per-call overhead (core/devices/webasm/fast-path.ts). */
   fast?: WebAsmFastPath;
 };
 

@@ -11,7 +11,7 @@
  * from then on does the same three steps itself: the very same compiled code runs on the very same
  * memory layout. Where the module calls Math.exp or Math.tanh (an import gpu.js calls per element, into
  * JavaScript), it runs a second instance of the same compiled module with WebAssembly versions of those two
- * linked in (core/wasm/math.ts): exp-heavy kernels ran 2-3x faster. Anything it does not understand
+ * linked in (core/devices/webasm/wasm/math.ts): exp-heavy kernels ran 2-3x faster. Anything it does not understand
  * (threads, random numbers, constant arrays, entries gpu.js has evicted, a gpu.js version without these
  * fields) goes through gpu.js's own `run()`. Pinned to gpu.js 2.24.1 (package.json); spec/kernels.spec.ts
  * checks that the fast path is taken and agrees with gpu.js's run().
@@ -75,7 +75,7 @@ export function setWebAsmFastPath(on: boolean): boolean {
 /** Calls that took the fast path, for tests. */
 export const fastPathStats = { fast: 0, slow: 0 };
 
-/** Plans kept per kernel, as many as gpu.js keeps modules (moduleCacheLimit, core/backends.ts). */
+/** Plans kept per kernel, as many as gpu.js keeps modules (moduleCacheLimit, core/devices/gpujs/device.ts). */
 const MAX_PLANS = 64;
 
 export class WebAsmFastPath {
@@ -154,7 +154,7 @@ export function setWasmMath(on: boolean): boolean {
 
 /**
  * A second instance of the entry's compiled module over the same memory, whose env.math_exp and
- * env.math_tanh imports are core/wasm/math.ts's WebAssembly functions instead of Math.exp and Math.tanh
+ * env.math_tanh imports are core/devices/webasm/wasm/math.ts's WebAssembly functions instead of Math.exp and Math.tanh
  * (the others stay Math's). Null when the module imports neither, or linking is off.
  */
 function relink(e: Entry): { run: RunFn; runSimd: RunFn | null } | null {

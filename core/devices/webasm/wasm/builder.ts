@@ -1,6 +1,6 @@
 /**
  * A minimal WebAssembly bytecode writer: enough to emit one module with an imported memory and a few
- * exported functions whose bodies are written instruction by instruction (core/wasm/gemm.ts uses it for
+ * exported functions whose bodies are written instruction by instruction (core/devices/webasm/wasm/gemm.ts uses it for
  * the matmul micro-kernel). Opcode numbers follow the WebAssembly 2.0 spec (SIMD: prefix 0xfd, then a
  * LEB128 u32 opcode).
  *
