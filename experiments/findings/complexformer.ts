@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunResult } from '../complexformer/report.js';
 import type { Settings } from '../complexformer/settings.js';
+import { sameSettings } from '../train/config.js';
 import { CliError, parseExperimentArgs } from '../cli/index.js';
 import { fmt } from '../report/markdown.js';
 import { lineChart } from '../report/svg.js';
@@ -31,7 +32,7 @@ const saved = readdirSync(args.from)
   .map((f) => ({ f, ...(JSON.parse(readFileSync(f, 'utf8')) as { settings: Settings; result: RunResult }), mtime: statSync(f).mtimeMs }));
 const settings = saved[0]?.settings;
 if (!settings) throw new Error(`${args.from}: no finished runs (result.json) yet`);
-if (saved.some((x) => JSON.stringify(x.settings) !== JSON.stringify(settings))) throw new Error(`${args.from}: runs made with different settings; use one run directory per setting`);
+if (saved.some((x) => !sameSettings(x.settings, settings))) throw new Error(`${args.from}: runs made with different settings; use one run directory per setting`);
 const by = (variant: string) => saved.map((x) => x.result).filter((r) => r.variant === variant);
 const seeds = by('rope').map((r) => r.seed).filter((s) => by('cmha').some((c) => c.seed === s)).sort((a, b) => a - b);
 if (seeds.length === 0) throw new Error(`${args.from}: no seed has both rope and cmha finished`);

@@ -54,6 +54,15 @@ export function machineLine(): string {
   return `${c[0]?.model.trim() ?? 'unknown CPU'}, ${c.length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load ${loadavg()[0].toFixed(2)}`;
 }
 
+/**
+ * The command that reproduces this run, as quoted in a report: the script and its arguments, without
+ * `--resume` (rerunning from scratch gives the same numbers; resuming only skips finished runs).
+ * @example commandLine('experiments/findings/vq-logits.ts'); // "npx tsx experiments/findings/vq-logits.ts --seeds 3"
+ */
+export function commandLine(script: string, argv: readonly string[] = process.argv.slice(2)): string {
+  return `npx tsx ${script}${argv.filter((a) => a !== '--resume').map((a) => ` ${a}`).join('')}`;
+}
+
 /** The summary for a primary comparison (and any secondary ones): the verdict is computed here. */
 export function summarize(
   study: string,

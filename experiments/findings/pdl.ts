@@ -28,11 +28,12 @@ import { referenceDistanceInterval } from '../pdl/reference-distance.js';
 import { continuePrompts, pickPrompts, textMetrics, type SampleSettings, type TextMetrics } from '../pdl/samples.js';
 import { matchTemperature, meanSamplingEntropy } from '../pdl/temperature.js';
 import { CliError, parseExperimentArgs } from '../cli/index.js';
+import { sameSettings } from '../train/config.js';
 import { fmt } from '../report/markdown.js';
 import { writeJsonAtomic } from '../report/metrics.js';
 import { barChart, lineChart } from '../report/svg.js';
 import { loadCheckpoint, stripPrefix } from '../train/checkpoint.js';
-import { findingReport, machineLine, summarize, writeFinding, type Comparison } from './finding.js';
+import { commandLine, findingReport, machineLine, summarize, writeFinding, type Comparison } from './finding.js';
 import { pairedInterval } from './stats.js';
 
 const SETTLE_PRESETS: Record<'quick' | 'settle', PdlPreset> = {
@@ -80,7 +81,7 @@ if (!/^[\w.-]+$/.test(args.name)) throw new CliError(`--name must be a plain dir
 const alpha = args.alpha;
 const EPS = 1e-6;
 const settings = { preset: p, alpha, eps: EPS, kind: 'probabilities', temperature: TEMPERATURE, topK: TOP_K };
-const command = `npx tsx experiments/findings/pdl.ts${process.argv.slice(2).filter((a) => a !== '--resume').map((a) => ` ${a}`).join('')}`;
+const command = commandLine('experiments/findings/pdl.ts');
 
 const t0 = performance.now();
 const dev = await initDevice({ device: args.device });
@@ -133,16 +134,16 @@ interface MatchedResult {
 }
 
 /** Settings as compared on --resume: the seed count is left out, so adding seeds reuses the finished ones. */
-const comparable = (x: unknown): string => {
+const comparable = (x: unknown): unknown => {
   const o = x as { preset?: Record<string, unknown> };
-  return JSON.stringify(o.preset ? { ...o, preset: { ...o.preset, seeds: 0 } } : o);
+  return o.preset ? { ...o, preset: { ...o.preset, seeds: 0 } } : o;
 };
 const dirOf = (variant: string, seed: number) => join('runs', args.name, `${variant}-s${seed}`);
 function reuse<T>(variant: string, seed: number): T | null {
   const file = join(dirOf(variant, seed), 'result.json');
   if (!args.resume || !existsSync(file)) return null;
   const saved = JSON.parse(readFileSync(file, 'utf8')) as { settings: unknown; result: T };
-  if (comparable(saved.settings) !== comparable(settings)) {
+  if (!sameSettings(comparable(saved.settings), comparable(settings))) {
     console.log(`${file} was made with other settings: running ${variant} seed ${seed} again`);
     return null;
   }

@@ -15,16 +15,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { destroyDevices, initDevice, manualSeed } from '../../core/index.js';
-import { VQLogitsHead } from '../../nn/heads/index.js';
 import { loadBrown } from '../data/index.js';
 import { CliError, parseExperimentArgs } from '../cli/index.js';
 import { fmt } from '../report/markdown.js';
 import { writeJsonAtomic } from '../report/metrics.js';
 import { lineChart } from '../report/svg.js';
-import type { ExperimentConfig } from '../train/config.js';
+import { sameSettings, type ExperimentConfig } from '../train/config.js';
 import { runLm } from '../train/lm.js';
 import { fullHeadWithBias, logCountBias, MapBuilder, seamsFor, type Variant } from '../vq/variants.js';
-import { findingReport, machineLine, summarize, writeFinding, type Comparison } from './finding.js';
+import { commandLine, findingReport, machineLine, summarize, writeFinding, type Comparison } from './finding.js';
 import { pairedInterval } from './stats.js';
 
 interface Settings extends ExperimentConfig {
@@ -65,7 +64,7 @@ if (args.seeds !== undefined) {
   if (!Number.isInteger(args.seeds) || args.seeds < 1) throw new CliError(`--seeds must be a positive integer, got ${args.seeds}`);
   s.seeds = args.seeds;
 }
-const command = `npx tsx experiments/findings/vq-logits.ts${process.argv.slice(2).filter((a) => a !== '--resume').map((a) => ` ${a}`).join('')}`;
+const command = commandLine('experiments/findings/vq-logits.ts');
 
 const t0 = performance.now();
 const dev = await initDevice({ device: args.device });
@@ -97,7 +96,7 @@ for (let seed = 0; seed < s.seeds; seed++) {
     const file = join(dir, 'result.json');
     if (args.resume && existsSync(file)) {
       const saved = JSON.parse(readFileSync(file, 'utf8')) as { settings: Settings; result: HeadResult };
-      if (JSON.stringify({ ...saved.settings, seeds: 0 }) === JSON.stringify({ ...s, seeds: 0 })) { // the seed count does not change a run
+      if (sameSettings({ ...saved.settings, seeds: 0 }, { ...s, seeds: 0 })) { // the seed count does not change a run
         results.push(saved.result);
         console.log(`${head} seed ${seed}: reusing ${file}`);
         continue;
@@ -129,7 +128,7 @@ for (let seed = 0; seed < s.seeds; seed++) {
     }
     const h = run.model.head;
     const r: HeadResult = {
-      head, seed, headParams: h instanceof VQLogitsHead ? h.headParams : V * s.dModel + V,
+      head, seed, headParams: h.parameters().reduce((n, t) => n + t.numel, 0), // trainable scalars (the VQ map is a buffer)
       validPerplexity: run.valid.perplexity, testPerplexity: run.test.perplexity, trainSeconds: run.result.seconds,
       tokensPerSecond: run.result.tokensPerSecond, curve: run.result.history.filter((_, i) => i % 20 === 19).map((p) => [p.step, p.loss]),
     };

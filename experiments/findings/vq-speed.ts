@@ -17,7 +17,7 @@ import { crossEntropy, matmul } from '../../ops/index.js';
 import { CliError, parseExperimentArgs } from '../cli/index.js';
 import { fmt } from '../report/markdown.js';
 import { barChart } from '../report/svg.js';
-import { findingReport, machineLine, summarize, writeFinding, type Comparison } from './finding.js';
+import { commandLine, findingReport, machineLine, summarize, writeFinding, type Comparison } from './finding.js';
 import { pairedInterval } from './stats.js';
 
 const args = parseExperimentArgs({
@@ -36,13 +36,16 @@ for (const k of ['rounds', 'warmup', 'tokens'] as const) {
   if (!Number.isInteger(args[k]) || args[k] < (k === 'warmup' ? 0 : 1)) throw new CliError(`--${k} must be a ${k === 'warmup' ? 'non-negative' : 'positive'} integer, got ${args[k]}`);
 }
 if (args.rounds < 2) throw new CliError('--rounds must be at least 2 (an interval needs two rounds)');
-const command = `npx tsx experiments/findings/vq-speed.ts${process.argv.slice(2).map((a) => ` ${a}`).join('')}`;
+const command = commandLine('experiments/findings/vq-speed.ts');
 const t0 = performance.now();
 const dev = await initDevice({ device: args.device });
 const N = args.tokens;
 
 interface Case { name: string; run: () => Promise<void> }
 interface Setting { V: number; d: number; K: number; ms: Record<string, number[]> }
+
+/** The middle sample (the upper one of an even count): what the report's tables show. */
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function settle(t: Tensor): Promise<void> {
   await t.data();
@@ -87,8 +90,7 @@ for (const V of [13189, 16384]) {
       }
     }
     settings.push({ V, d, K, ms });
-    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    console.log(`V ${V} d ${d} K ${K}: ${cases.map((c) => `${c.name} ${med(ms[c.name]).toFixed(2)} ms`).join(', ')}`);
+    console.log(`V ${V} d ${d} K ${K}: ${cases.map((c) => `${c.name} ${median(ms[c.name]).toFixed(2)} ms`).join(', ')}`);
   }
 }
 
@@ -114,7 +116,7 @@ for (const s of settings) {
 }
 const summary = summarize('vq-logits-speed', primary, { seeds: Array.from({ length: args.rounds }, (_, i) => i), steps: args.rounds, command, wallSeconds: (performance.now() - t0) / 1000, machine: machineLine() }, secondary, {
   device: dev.name, tokens: N, rounds: args.rounds, ...(args.load ? { load: args.load } : {}), pairing: `Pairs are timing rounds here, not seeds: ${args.rounds} rounds, each timing every case once, interleaved (the "seeds" field lists the rounds).`,
-  medianMs: settings.map((s) => ({ V: s.V, d: s.d, K: s.K, ...Object.fromEntries(Object.entries(s.ms).map(([k, v]) => [k, [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]])) })),
+  medianMs: settings.map((s) => ({ V: s.V, d: s.d, K: s.K, ...Object.fromEntries(Object.entries(s.ms).map(([k, v]) => [k, median(v)])) })),
 });
 if (args.write) {
   const r = findingReport(summary, 'VQ-Logits: logit computation time against the full head', [primary, ...secondary]);
@@ -126,7 +128,7 @@ if (args.write) {
   );
   r.heading('Median milliseconds per call').table(
     ['V', 'd', 'K', ...Object.keys(settings[0].ms)],
-    settings.map((s) => [s.V.toLocaleString(), String(s.d), String(s.K), ...Object.values(s.ms).map((v) => fmt([...v].sort((a, b) => a - b)[Math.floor(v.length / 2)], 3))]),
+    settings.map((s) => [s.V.toLocaleString(), String(s.d), String(s.K), ...Object.values(s.ms).map((v) => fmt(median(v), 3))]),
   );
   r.image('speedup.svg', barChart({
     title: 'Speedup full / VQ (geometric mean over rounds)', categories: settings.map((s) => `V ${s.V} d ${s.d}`), yLabel: 'x',
