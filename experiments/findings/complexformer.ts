@@ -58,7 +58,7 @@ const summary = summarize(
     wallSeconds: (Math.max(...mtimes) - Math.min(...mtimes)) / 1000 + Math.min(...all.map((r) => r.trainSeconds)), machine: machineLine(),
   },
   secondary,
-  { vocab: settings.maxVocab, trainSeconds, settings, rope: pick('rope', 'testPerplexity'), cmha: pick('cmha', 'testPerplexity') },
+  { wallSecondsIs: 'estimated: first to last result.json plus the first run\'s training time', vocab: settings.maxVocab, trainSeconds, settings, rope: pick('rope', 'testPerplexity'), cmha: pick('cmha', 'testPerplexity') },
 );
 const r = findingReport(summary, 'ComplexFormer CMHA vs RoPE: test perplexity over paired seeds', [primary, ...secondary]);
 r.heading('Per seed').table(
@@ -73,6 +73,7 @@ r.heading('Setup').list([
   `${settings.nLayers} pre-LayerNorm blocks, d ${settings.dModel}, ${settings.nHeads} heads, GELU MLP; RoPE baseline vs CMHA (delta ~ N(0, 1/sqrt(d_k/2)), 1/sqrt(d_k) scale, causal); ${all.find((x) => x.variant === 'cmha')!.params - all.find((x) => x.variant === 'rope')!.params} more parameters in CMHA (the learnable phase terms)`,
   `AdamW lr ${settings.lr}, warmup ${settings.warmup}, cosine to ${settings.lr / 10}, batch ${settings.batchSize} x ${settings.context} (T), ${settings.steps} steps; the 2T evaluation uses windows of ${2 * settings.context}`,
   `training time of the ${all.length} runs: ${fmt(trainSeconds / 60, 3)} min (${fmt(all.reduce((a, x) => a + x.tokensPerSecond, 0) / all.length, 3)} tokens/s on average)`,
+  'the wall time above is an estimate from the result files: first to last result.json, plus the first run\'s training time (when the first run started is not recorded)',
 ]);
 r.image('valid.svg', lineChart({
   title: 'Validation perplexity during training (first 8,192 tokens), every seed', xLabel: 'step', yLabel: 'perplexity', logY: true,
