@@ -17,6 +17,8 @@ import { GpuJsDevice } from './devices/gpujs/device.js';
 import { ReferenceDevice } from './devices/reference/device.js';
 import './devices/gpujs/matmul-rows4.js';
 import './devices/webasm/gemm-override.js';
+import './devices/webasm/softmax-override.js';
+import './devices/webasm/index-add-override.js';
 import { kernel, type GridKernelSpec, type KernelArg, type KernelSpec, type KernelThis } from './kernel.js';
 import { describeAdapter, findWebGpuAdapter, type AdapterInfo } from './webgpu-probe.js';
 import { environmentVariable, isNode, notice } from './environment.js';

@@ -28,7 +28,7 @@ export interface BuiltPlayground {
 const nodeBuiltinsStub: Plugin = {
   name: 'node-builtins-stub',
   setup(b) {
-    b.onResolve({ filter: /^node:(fs|path|crypto|os)$/ }, (args) => ({ path: args.path, namespace: 'node-stub' }));
+    b.onResolve({ filter: /^node:(fs|path|crypto|os|worker_threads)$/ }, (args) => ({ path: args.path, namespace: 'node-stub' }));
     b.onLoad({ filter: /.*/, namespace: 'node-stub' }, (args) => ({
       loader: 'js',
       contents: `module.exports = new Proxy({}, { get: (_t, name) => name === '__esModule' ? false : () => { throw new Error(${JSON.stringify('')} + String(name) + ' from ${args.path} is not available in a browser'); } });`,

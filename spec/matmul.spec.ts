@@ -13,7 +13,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyDevices, device, Generator, matmul, probeWebGpu, tensor } from '../core/index.js';
-import { wasmGemm } from '../core/devices/webasm/wasm/gemm.js';
+import { availableParallelism } from 'node:os';
+import { GEMM_WORKER_MIN_MACS, setGemmWorker, wasmGemm, WasmGemm } from '../core/devices/webasm/wasm/gemm.js';
 import { matmulRows4Spec } from '../core/devices/gpujs/matmul-rows4.js';
 import { setKernelOverride } from '../core/devices/overrides.js';
 
@@ -233,5 +234,53 @@ describe('matmul on webgpu (fast path) agrees with the float64 reference', () =>
     const counter = countCalls(device('webgpu'), 'runGrid');
     for (const c of edgeCases.slice(0, 3)) await agrees('webgpu', c);
     expect(counter.calls).toBe(9);
+  });
+});
+
+describe('wasm gemm: big products split between two threads', () => {
+  /** C = op(A) B in float64, and sum |a b| per element for the float32 bound. */
+  function reference(a: Float32Array, b: Float32Array, M: number, N: number, K: number, tA: boolean) {
+    const ref = new Float64Array(M * N);
+    const abs = new Float64Array(M * N);
+    for (let i = 0; i < M; i++) {
+      for (let k = 0; k < K; k++) {
+        const x = tA ? a[k * M + i] : a[i * K + k];
+        for (let j = 0; j < N; j++) {
+          ref[i * N + j] += x * b[k * N + j];
+          abs[i * N + j] += Math.abs(x * b[k * N + j]);
+        }
+      }
+    }
+    return { ref, abs };
+  }
+
+  it('a product past GEMM_WORKER_MIN_MACS is bitwise the one-thread product, within float32 rounding of float64', async () => {
+    const g = new WasmGemm({ shared: true });
+    try {
+      const threaded = await g.startWorker();
+      // skipped only where the runtime has no second core or no shared memory (said in the test name's log)
+      if (!threaded) console.warn('wasm gemm worker: not available here (one core?), the split is not exercised');
+      expect(threaded || availableParallelism() < 2).toBe(true);
+      const gen = new Generator(5);
+      for (const tA of [false, true]) {
+        const [M, N, K] = [261, 131, 1000]; // 66 row blocks (the last padded), 17 panels; M N K > 2^25
+        expect(M * N * K).toBeGreaterThanOrEqual(GEMM_WORKER_MIN_MACS);
+        const a = Float32Array.from({ length: M * K }, () => gen.normal());
+        const b = Float32Array.from({ length: K * N }, () => gen.normal());
+        const A = tA ? { data: a, sb: 0, si: 1, sk: M } : { data: a, sb: 0, si: K, sk: 1 };
+        const B = { data: b, sb: 0, si: N, sk: 1 };
+        const two = g.run(A, B, 1, M, N, K);
+        const prev = setGemmWorker(false);
+        const one = g.run(A, B, 1, M, N, K);
+        setGemmWorker(prev);
+        expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+        const { ref, abs } = reference(a, b, M, N, K, tA);
+        for (let i = 0; i < M * N; i++) {
+          if (!(Math.abs(two[i] - ref[i]) <= (K + 4) * U * abs[i])) throw new Error(`element ${i}: ${two[i]} vs ${ref[i]} (tA ${tA})`);
+        }
+      }
+    } finally {
+      g.close();
+    }
   });
 });

@@ -184,14 +184,19 @@ export interface FuncImport {
 
 /**
  * The bytes of a module exporting `fns` (function i is index funcImports.length + i, for `call`), importing
- * `env.memory` (at least one page) unless `memory` is false, and the functions `funcImports` from `env`.
+ * `env.memory` (at least one page; `{ sharedMaxPages }` for a memory shared with worker threads) unless
+ * `memory` is false, and the functions `funcImports` from `env`.
  */
-export function moduleBytes(fns: { name: string; fn: FuncBuilder }[], memory = true, funcImports: FuncImport[] = []): Uint8Array<ArrayBuffer> {
+export function moduleBytes(
+  fns: { name: string; fn: FuncBuilder }[], memory: boolean | { sharedMaxPages: number } = true, funcImports: FuncImport[] = [],
+): Uint8Array<ArrayBuffer> {
+  // memory limits: 0x00 min (private), or 0x03 min max (shared between threads, which needs a maximum)
+  const limits = typeof memory === 'object' ? [0x03, ...uleb(1), ...uleb(memory.sharedMaxPages)] : [0x00, ...uleb(1)];
   const sig = (params: ValType[], results: ValType[]) => [0x60, ...vec(params.map((t) => [VALTYPE[t]])), ...vec(results.map((t) => [VALTYPE[t]]))];
   const types = [...funcImports.map((f) => sig(f.params, f.results)), ...fns.map(({ fn }) => sig(fn.params, fn.results))];
   const m = funcImports.length;
   const imports = vec([
-    ...(memory ? [[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(1)]] : []),
+    ...(memory ? [[...name('env'), ...name('memory'), 0x02, ...limits]] : []),
     ...funcImports.map((f, i) => [...name('env'), ...name(f.name), 0x00, ...uleb(i)]),
   ]);
   const funcs = vec(fns.map((_, i) => uleb(m + i)));

@@ -14,12 +14,25 @@
  *   constant offsets, so the inner loop has no index arithmetic beyond pointer bumps.
  * - unpack: C ([Mp][Np]) rows are copied out without the padding.
  * Packing is O(MK + KN + MN) against O(MNK) of compute. All products of a call are packed first, then
- * computed, then unpacked. One thread: a second one (a worker over shared memory taking half the kernel
- * calls) made 512^3 1.6x faster but the tiny-GPT training step 10-25% slower on 2 cores, so it was left out.
+ * computed, then unpacked.
+ *
+ * Two threads for big products: when the machine has a second core and a product has at least
+ * `GEMM_WORKER_MIN_MACS` multiply-adds, a worker thread computes half of C's row blocks while this thread
+ * computes the other half. Both run the same compiled module over one shared WebAssembly memory, so the
+ * packed operands are not copied: the worker gets seven integers (pointers and sizes) through a shared
+ * control block and answers through it (Atomics.wait / notify; the caller blocks until both halves are
+ * done, so `run` stays synchronous). Each output element is computed by the same instructions either way,
+ * so results are bitwise the same with and without the worker. Small products stay on one thread: an
+ * earlier worker that took half of every kernel call made the tiny-GPT step 10-25% slower (the hand-off
+ * costs tens of microseconds; its matmuls take ~0.7 ms). `setGemmWorker(false)` turns the worker off.
  */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { FuncBuilder, moduleBytes, OP, SIMD } from './builder.js';
 
 const UNROLL = 4;
+/** Rows packed together from a transposed (strided) A. */
+const TILE = 32;
 const PAGE = 65536;
 
 /**
@@ -116,15 +129,142 @@ interface Region {
   cOff: number;
 }
 
-/** One instance of the micro-kernel with its own memory. */
-export class WasmGemm {
-  private readonly memory = new WebAssembly.Memory({ initial: 1 });
-  private f32 = new Float32Array(this.memory.buffer);
-  private readonly gemm: (A: number, B: number, C: number, MB: number, NP: number, Kp: number, lda: number) => void;
+/**
+ * Products with at least this many multiply-adds (M N K) are split between this thread and the worker:
+ * 2^25 (~33.5M) is past every matmul of the tiny GPT (the largest is 16.8M) and well below a
+ * full-vocabulary head (512 x 128 x 13,189 = 864M), where the split made each product ~1.8x faster.
+ */
+export const GEMM_WORKER_MIN_MACS = 2 ** 25;
+/** A shared memory needs a maximum; 4 GiB, WebAssembly's 32-bit limit (only address space is reserved). */
+const SHARED_MAX_PAGES = 65536;
 
-  constructor() {
-    const mod = new WebAssembly.Module(moduleBytes([{ name: 'gemm', fn: gemmFunction() }]));
-    this.gemm = new WebAssembly.Instance(mod, { env: { memory: this.memory } }).exports.gemm as WasmGemm['gemm'];
+// The worker: instantiates the same module over the same shared memory, then runs one gemm per request.
+// Control block (Int32Array): [0] request count, [1] answered count, [2..8] gemm's arguments, [9] error
+// flag, [10] 1 once the worker is ready.
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, control } = workerData;
+const gemm = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm;
+const c = new Int32Array(control);
+let seen = 0;
+Atomics.store(c, 10, 1);
+for (;;) {
+  Atomics.wait(c, 0, seen);
+  seen = Atomics.load(c, 0);
+  if (c[2] < 0) break;
+  try { gemm(c[2], c[3], c[4], c[5], c[6], c[7], c[8]); c[9] = 0; } catch (e) { c[9] = 1; }
+  Atomics.store(c, 1, seen);
+  Atomics.notify(c, 1);
+}
+`;
+
+/** The second thread of a WasmGemm, or null where worker threads are unavailable (a browser). */
+class GemmWorker {
+  private readonly control = new Int32Array(new SharedArrayBuffer(64));
+  private readonly worker: Worker;
+  private requests = 0;
+
+  constructor(module: WebAssembly.Module, memory: WebAssembly.Memory) {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control: this.control.buffer } });
+    this.worker.unref(); // never keeps the process alive
+  }
+
+  /** True once the worker has instantiated the module (until then, products run on one thread). */
+  get ready(): boolean {
+    return Atomics.load(this.control, 10) === 1;
+  }
+
+  /** Start gemm(args) on the worker; `wait()` blocks until it is done. */
+  start(args: number[]): void {
+    const c = this.control;
+    for (let i = 0; i < 7; i++) c[2 + i] = args[i];
+    this.requests++;
+    Atomics.store(c, 0, this.requests);
+    Atomics.notify(c, 0);
+  }
+
+  wait(): void {
+    const c = this.control;
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const done = Atomics.load(c, 1);
+      if (done === this.requests) break;
+      if (Date.now() > deadline) throw new Error('matmul (wasm): the gemm worker thread did not answer within 120 s; call setGemmWorker(false) to run on one thread');
+      Atomics.wait(c, 1, done, 1000);
+    }
+    if (c[9] !== 0) throw new Error('matmul (wasm): the gemm worker thread failed (a WebAssembly trap); call setGemmWorker(false) to run on one thread');
+  }
+
+  stop(): void {
+    this.control[2] = -1;
+    Atomics.add(this.control, 0, 1);
+    Atomics.notify(this.control, 0);
+    void this.worker.terminate();
+  }
+}
+
+let workerWanted = true;
+
+/**
+ * Use a second thread for big matmuls on webasm (default: on when the machine has more than one core and
+ * worker threads exist). Returns the previous setting.
+ * @example
+ * const prev = setGemmWorker(false); // one thread, e.g. beside another job on a 2-core machine
+ */
+export function setGemmWorker(on: boolean): boolean {
+  const prev = workerWanted;
+  workerWanted = on;
+  return prev;
+}
+
+/** One instance of the micro-kernel with its own memory (shared with its worker thread when it has one). */
+export class WasmGemm {
+  private readonly memory: WebAssembly.Memory;
+  private f32: Float32Array;
+  private readonly gemm: (A: number, B: number, C: number, MB: number, NP: number, Kp: number, lda: number) => void;
+  private readonly module: WebAssembly.Module;
+  private worker: GemmWorker | null | undefined; // undefined: not started yet; null: unavailable
+
+  constructor(opts: { shared?: boolean } = {}) {
+    const shared = opts.shared ?? canShare();
+    this.memory = shared ? new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true }) : new WebAssembly.Memory({ initial: 1 });
+    this.f32 = new Float32Array(this.memory.buffer);
+    this.module = new WebAssembly.Module(moduleBytes([{ name: 'gemm', fn: gemmFunction() }], shared ? { sharedMaxPages: SHARED_MAX_PAGES } : true));
+    this.gemm = new WebAssembly.Instance(this.module, { env: { memory: this.memory } }).exports.gemm as WasmGemm['gemm'];
+    if (!shared) this.worker = null;
+  }
+
+  /** The worker for a product of `macs` multiply-adds, or null to run it on this thread alone. */
+  private workerFor(macs: number, rowBlocks: number): GemmWorker | null {
+    if (!workerWanted || macs < GEMM_WORKER_MIN_MACS || rowBlocks < 2 || this.worker === null) return null;
+    if (this.worker === undefined) {
+      try {
+        this.worker = new GemmWorker(this.module, this.memory);
+      } catch {
+        this.worker = null; // no worker threads here (a browser bundle): one thread
+        return null;
+      }
+    }
+    return this.worker.ready ? this.worker : null;
+  }
+
+  /**
+   * Start the worker thread now and wait until it is ready (otherwise it starts with the first big product,
+   * which runs on one thread while the worker boots). False where there is no worker (one core, a browser,
+   * or `setGemmWorker(false)`).
+   */
+  async startWorker(timeoutMs = 10_000): Promise<boolean> {
+    if (!this.workerFor(GEMM_WORKER_MIN_MACS, 2)) {
+      const deadline = Date.now() + timeoutMs;
+      while (this.worker && !this.worker.ready && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    }
+    return Boolean(this.worker?.ready) && workerWanted;
+  }
+
+  /** Stop the worker thread, if one was started (it also ends with the process). */
+  close(): void {
+    this.worker?.stop();
+    this.worker = null;
   }
 
   private ensure(floats: number): void {
@@ -160,7 +300,20 @@ export class WasmGemm {
       this.packA(a, r, M, K, lda, Mp);
       this.packB(b, r, N, K, Kp, Np);
     }
-    for (const r of regions) this.gemm(r.aOff * 4, r.bOff * 4, r.cOff * 4, Mp / 4, Np / 8, Kp, lda * 4);
+    const MB = Mp / 4;
+    const worker = this.workerFor(products[0].rows * N * K, MB);
+    for (const r of regions) {
+      if (worker) {
+        // the worker takes row blocks [half, MB), this thread [0, half)
+        const half = MB >> 1;
+        worker.start([(r.aOff + half * 4 * lda) * 4, r.bOff * 4, (r.cOff + half * 4 * Np) * 4, MB - half, Np / 8, Kp, lda * 4]);
+        try {
+          this.gemm(r.aOff * 4, r.bOff * 4, r.cOff * 4, half, Np / 8, Kp, lda * 4);
+        } finally {
+          worker.wait();
+        }
+      } else this.gemm(r.aOff * 4, r.bOff * 4, r.cOff * 4, MB, Np / 8, Kp, lda * 4);
+    }
     const m = this.f32;
     for (const r of regions) {
       if (Np === N) out.set(m.subarray(r.cOff, r.cOff + r.rows * N), r.at);
@@ -176,14 +329,29 @@ export class WasmGemm {
     const src0 = r.bat * a.sb;
     if (a.sk === 1 && a.si === K && lda === K && (r.rows <= M || a.sb === M * K)) {
       m.set(ad.subarray(src0, src0 + r.rows * K), r.aOff); // the rows are one block already
-    } else {
-      const sk = a.sk;
+    } else if (a.sk === 1) {
       for (let i = 0; i < r.rows; i++) {
         const dst = r.aOff + i * lda;
         const src = src0 + Math.floor(i / M) * a.sb + (i % M) * a.si;
-        if (sk === 1 && K >= 32) m.set(ad.subarray(src, src + K), dst);
-        else for (let k = 0; k < K; k++) m[dst + k] = ad[src + k * sk];
+        if (K >= 32) m.set(ad.subarray(src, src + K), dst);
+        else for (let k = 0; k < K; k++) m[dst + k] = ad[src + k];
         if (lda > K) m.fill(0, dst + K, dst + lda);
+      }
+    } else {
+      // strided rows (a transposed operand: row i of op(A) is a column): tiles of TILE rows, so that each k
+      // reads TILE neighbouring floats of the source instead of one float per cache line (2.4 -> ~0.5 ns
+      // per element for the 13,189 x 512 weight gradient of a full-vocabulary head)
+      const sk = a.sk;
+      const src = new Float64Array(TILE);
+      for (let i0 = 0; i0 < r.rows; i0 += TILE) {
+        const i1 = Math.min(i0 + TILE, r.rows);
+        for (let i = i0; i < i1; i++) src[i - i0] = src0 + Math.floor(i / M) * a.sb + (i % M) * a.si;
+        for (let k = 0; k < K; k++) {
+          const ks = k * sk;
+          let dst = r.aOff + i0 * lda + k;
+          for (let i = i0; i < i1; i++, dst += lda) m[dst] = ad[src[i - i0] + ks];
+        }
+        if (lda > K) for (let i = i0; i < i1; i++) m.fill(0, r.aOff + i * lda + K, r.aOff + (i + 1) * lda);
       }
     }
     m.fill(0, r.aOff + r.rows * lda, r.aOff + Mp * lda);
@@ -201,6 +369,18 @@ export class WasmGemm {
       const src = base + j * sj;
       for (let k = 0; k < K; k++) m[dst + 8 * k] = bd[src + k * sk];
     }
+  }
+}
+
+/** Whether this runtime can share WebAssembly memory with a worker thread (Node; not a plain browser page). */
+function canShare(): boolean {
+  if (typeof SharedArrayBuffer === 'undefined' || typeof Worker !== 'function') return false;
+  try {
+    if (availableParallelism() < 2) return false;
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -1,0 +1,137 @@
+/**
+ * The CPU devices' overrides of row kernels against the kernels they replace and the float64 reference:
+ *   - `expShiftRowsWasm` (WebAssembly SIMD exp) replaces `expShiftRows`: softmax's and cross-entropy's exp;
+ *   - `nllBackwardRows` replaces `nllBackward_`: cross-entropy's gradient
+ *     (both core/devices/webasm/softmax-override.ts);
+ *   - `indexAddRows` replaces `indexAdd_`: indexAdd, the embedding's backward (index-add-override.ts).
+ * Rows of every length from 1 (under 4 floats the kernel itself runs) past one vector and its overlapping
+ * tail, values from float32's exp underflow to overflow, -Infinity (a masked logit) and NaN; indexAdd along
+ * every dim of 1-d to 4-d tensors, with repeated and unused indices.
+ */
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { crossEntropy, destroyDevices, device, Generator, indexAdd, softmax, tensor, type Tensor } from '../core/index.js';
+import { listOverrides, setKernelOverride } from '../core/devices/overrides.js';
+import { startProfile, stopProfile } from '../core/profile.js';
+import { wasmRows } from '../core/devices/webasm/wasm/rows.js';
+import { expectClose } from './helpers.js';
+
+afterAll(() => destroyDevices());
+
+// atol: a few float32 ulps of 1, for p - 1 at the target class (its cancellation loses the relative accuracy)
+const TOL = { atol: 3e-7, rtol: 2e-6 };
+
+/** softmax(x) and cross-entropy's loss and gradient for logits [rows, R] on `dev`. */
+async function run(dev: string, x: number[], rows: number, R: number, targets: number[]) {
+  const logits: Tensor = tensor(x, [rows, R], { device: device(dev), requiresGrad: true });
+  const p = await softmax(logits, -1).toArray();
+  const loss = crossEntropy(logits, tensor(targets, [rows], { dtype: 'int32', device: device(dev) }));
+  loss.backward();
+  return { p, loss: await loss.toArray(), grad: await logits.grad!.toArray() };
+}
+
+/** Which kernels ran while `fn` did (profiler rows). */
+async function kernelsOf(fn: () => Promise<unknown>): Promise<string[]> {
+  startProfile();
+  try {
+    await fn();
+  } finally {
+    return stopProfile().map((r) => r.kernel);
+  }
+}
+
+describe('row overrides on webasm and cpu agree with the float64 reference', () => {
+  it('both are registered, on webasm by default, and name this file', () => {
+    const mine = listOverrides().filter((o) => o.testedBy === 'spec/row-overrides.spec.ts').map((o) => `${o.name}>${o.replaces}`);
+    expect(mine.sort()).toEqual(['expShiftRowsWasm>expShiftRows', 'indexAddRows>indexAdd_', 'nllBackwardRows>nllBackward_']);
+  });
+
+  it('run by default on webasm and give what the kernels give, for rows of 1 to 40 floats', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 1e6 }), async (rows, R, seed) => {
+        const g = new Generator(seed);
+        const x = Array.from({ length: rows * R }, () => g.normal() * 4);
+        const t = Array.from({ length: rows }, () => g.int(R));
+        const ref = await run('reference', x, rows, R, t);
+        let fast!: Awaited<ReturnType<typeof run>>;
+        const ran = await kernelsOf(async () => (fast = await run('webasm', x, rows, R, t)));
+        if (R >= 4) expect(ran).toEqual(expect.arrayContaining(['expShiftRowsWasm', 'nllBackwardRows']));
+        else expect(ran).toEqual(expect.arrayContaining(['expShiftRows']));
+        expectClose(fast.p, ref.p, TOL, `softmax ${rows}x${R}`);
+        expectClose(fast.loss, ref.loss, TOL, `cross-entropy ${rows}x${R}`);
+        expectClose(fast.grad, ref.grad, TOL, `cross-entropy grad ${rows}x${R}`);
+        const prevE = setKernelOverride('expShiftRows', 'none');
+        const prevN = setKernelOverride('nllBackward_', 'none');
+        try {
+          const plain = await run('webasm', x, rows, R, t);
+          expectClose(fast.p, plain.p, TOL, `override vs kernel, softmax ${rows}x${R}`);
+          expectClose(fast.grad, plain.grad, TOL, `override vs kernel, grad ${rows}x${R}`);
+        } finally {
+          setKernelOverride('expShiftRows', prevE);
+          setKernelOverride('nllBackward_', prevN);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('exp from underflow to overflow, -Infinity and NaN, as Math.exp rounded to float32', () => {
+    const xs = [-Infinity, -1e30, -200, -104, -103.9, -103.2, -100, -88, -87.3, -20, -1, -0.5, -1e-8, 0, 1e-8, 0.5, 1, 20, 88, 88.7, 88.73, 89, 1e30, Infinity, NaN];
+    const R = xs.length;
+    const got = wasmRows().expShift(Float32Array.from(xs), [0], 1, R);
+    for (let i = 0; i < R; i++) {
+      const want = Math.fround(Math.exp(Math.fround(xs[i])));
+      if (Number.isNaN(want)) expect(got[i]).toBeNaN();
+      else if (want === 0 || !Number.isFinite(want)) expect(got[i]).toBe(want);
+      else expect(Math.abs(got[i] - want) / want, `exp(${xs[i]})`).toBeLessThanOrEqual(3 * 2 ** -23);
+    }
+    // a sweep: within 3 ulp of float32 everywhere in [-87, 88]
+    let worst = 0;
+    const n = 100_003;
+    const sweep = Float32Array.from({ length: n }, (_, i) => -87 + (175 * i) / (n - 1));
+    const e = wasmRows().expShift(sweep, [0], 1, n);
+    for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(e[i] - Math.exp(sweep[i])) / Math.exp(sweep[i]));
+    expect(worst).toBeLessThanOrEqual(3 * 2 ** -23);
+  });
+
+  it('a masked logit (-Infinity) gets probability exactly 0 and gradient exactly 0', async () => {
+    const x = [1, -Infinity, 2, 0.5, -Infinity, 3];
+    const fast = await run('webasm', x, 1, 6, [0]);
+    expect(fast.p[1]).toBe(0);
+    expect(fast.p[4]).toBe(0);
+    expect(fast.grad[1]).toBe(0);
+    expect(fast.grad[4]).toBe(0);
+  });
+});
+
+describe('indexAddRows (indexAdd, the embedding backward) agrees with the kernel and the float64 reference', () => {
+  it('along every dim of 1-d to 4-d tensors, with repeated and unused indices, on webasm and cpu', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 4 }), fc.nat(), fc.integer({ min: 1, max: 7 }), fc.integer({ min: 0, max: 1e6 }),
+        async (shape, dimSeed, size, seed) => {
+          const g = new Generator(seed);
+          const dim = dimSeed % shape.length;
+          const values = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => g.normal());
+          const ids = Array.from({ length: shape[dim] }, () => g.int(size));
+          const on = async (dev: string) =>
+            indexAdd(tensor(values, shape, { device: device(dev) }), dim, tensor(ids, [ids.length], { dtype: 'int32', device: device(dev) }), size).toArray();
+          const ref = await on('reference');
+          for (const dev of ['webasm', 'cpu']) {
+            let got!: number[];
+            const ran = await kernelsOf(async () => (got = await on(dev)));
+            expect(ran).toContain('indexAddRows');
+            expectClose(got, ref, TOL, `indexAdd on ${dev}, shape [${shape}] dim ${dim} size ${size} ids [${ids}]`);
+            const prev = setKernelOverride('indexAdd_', 'none');
+            try {
+              expectClose(got, await on(dev), TOL, `override vs kernel on ${dev}`);
+            } finally {
+              setKernelOverride('indexAdd_', prev);
+            }
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
