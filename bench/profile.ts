@@ -18,6 +18,10 @@ import * as nn from '../nn/index.js';
 import { CliError, parseCli } from '../experiments/report/cli.js';
 import { markdownTable } from '../experiments/report/markdown.js';
 import { WORKLOAD } from './train-step.js';
+import { PRESETS } from '../experiments/train/presets.js';
+
+/** The Brown protocol's vocabulary (train words seen at least 4 times, plus <unk>): the main job's head. */
+const BROWN_VOCAB = 13_189;
 
 export interface PhaseTime {
   phase: 'forward' | 'backward' | 'optimizer' | 'readback';
@@ -39,6 +43,8 @@ export interface ProfileResult {
   wallMs: number;
   kernelMs: number;
   kernelCalls: number;
+  /** Megabytes of kernel outputs allocated per step. */
+  allocatedMB: number;
   markdown: string;
 }
 
@@ -52,10 +58,48 @@ export interface ProfileOpts {
   log?: boolean;
   seed?: number;
   /**
-   * Keep WebAssembly worker threads for big matmuls (default false: the profile turns them off, because
-   * a threaded kernel returns a promise and only its dispatch could be timed).
+   * Keep gpu.js's WebAssembly worker threads (default false: the profile turns them off, because a
+   * threaded gpu.js kernel returns a promise and only its dispatch could be timed). The gemm's own worker
+   * thread (wasm/gemm.ts) stays on either way: its calls are synchronous and timed in full.
    */
   threads?: boolean;
+  /** 'tiny' (default): bench/train-step.ts's tiny GPT; 'backbone': the main job's `--preset cpu` step. */
+  workload?: 'tiny' | 'backbone';
+}
+
+/** The model and batch of a profiled step. */
+interface Workload {
+  title: string;
+  vocabSize: number;
+  batchSize: number;
+  contextLength: number;
+  model: ConstructorParameters<typeof nn.TransformerLM>[0];
+  lr: number;
+  /** Clip the global gradient norm (the main job clips at 1). */
+  clip: number;
+}
+
+function workloadOf(name: 'tiny' | 'backbone', seed: number): Workload {
+  if (name === 'tiny') {
+    return {
+      title: `tiny-GPT training step (workload of bench/train-step.ts, batch ${WORKLOAD.batchSize} x ${WORKLOAD.contextLength} tokens)`,
+      vocabSize: WORKLOAD.vocabSize, batchSize: WORKLOAD.batchSize, contextLength: WORKLOAD.contextLength, lr: WORKLOAD.lr, clip: 0,
+      model: {
+        vocabSize: WORKLOAD.vocabSize, contextLength: WORKLOAD.contextLength, dModel: WORKLOAD.dModel, nHeads: WORKLOAD.nHeads,
+        nLayers: WORKLOAD.nLayers, mlp: 'gelu', norm: 'layernorm', positions: 'learned', seed,
+      },
+    };
+  }
+  const p = PRESETS.cpu;
+  const V = BROWN_VOCAB;
+  return {
+    title: `main-job training step (\`--preset cpu\`: vocabulary ${V.toLocaleString('en-US')}, d ${p.dModel}, ${p.nLayers} layers, tied head, dropout ${p.dropout}; batch ${p.batchSize} x ${p.context} tokens)`,
+    vocabSize: V, batchSize: p.batchSize, contextLength: p.context, lr: p.lr, clip: 1,
+    model: {
+      vocabSize: V, contextLength: p.context, dModel: p.dModel, nHeads: p.nHeads, nLayers: p.nLayers, mlp: 'gelu', norm: 'layernorm',
+      positions: 'learned', seed, dropout: p.dropout, tieEmbeddings: p.tieEmbeddings,
+    },
+  };
 }
 
 /** Profile tiny-GPT training steps on the default device; prints and returns the table and the phase split. */
@@ -64,18 +108,16 @@ export async function runProfile(opts: ProfileOpts = {}): Promise<ProfileResult>
   const warmup = opts.warmup ?? 3;
   const top = opts.top ?? 15;
   const dev = getDevice();
-  const lm = new nn.TransformerLM({
-    vocabSize: WORKLOAD.vocabSize, contextLength: WORKLOAD.contextLength, dModel: WORKLOAD.dModel, nHeads: WORKLOAD.nHeads,
-    nLayers: WORKLOAD.nLayers, mlp: 'gelu', norm: 'layernorm', positions: 'learned', seed: opts.seed ?? 0,
-  });
-  const opt = new nn.AdamW(lm.namedParameters(), { lr: WORKLOAD.lr, weightDecay: 0 });
+  const w = workloadOf(opts.workload ?? 'tiny', opts.seed ?? 0);
+  const lm = new nn.TransformerLM(w.model);
+  const opt = new nn.AdamW(lm.namedParameters(), { lr: w.lr, weightDecay: 0 });
   const params = lm.parameters();
-  const shape = [WORKLOAD.batchSize, WORKLOAD.contextLength];
-  const n = WORKLOAD.batchSize * WORKLOAD.contextLength;
+  const shape = [w.batchSize, w.contextLength];
+  const n = w.batchSize * w.contextLength;
   let s = (opts.seed ?? 0) + 1;
   const tok = () => {
     s = (s * 1103515245 + 12345) % 2147483648;
-    return s % WORKLOAD.vocabSize;
+    return s % w.vocabSize;
   };
   const x = Int32Array.from({ length: n }, tok);
   const y = Int32Array.from({ length: n }, tok);
@@ -94,6 +136,7 @@ export async function runProfile(opts: ProfileOpts = {}): Promise<ProfileResult>
     const loss = lm.loss(Tensor.fromValues(x, shape, dev, 'int32'), Tensor.fromValues(y, shape, dev, 'int32'));
     const t1 = mark();
     loss.backward();
+    if (w.clip > 0) nn.clipGradNorm(params, w.clip);
     const t2 = mark();
     opt.step();
     opt.zeroGrad();
@@ -133,6 +176,8 @@ export async function runProfile(opts: ProfileOpts = {}): Promise<ProfileResult>
   const wallMs = total.wallMs / steps;
   const kernelMs = total.kernelMs / steps;
   const kernelCalls = total.calls / steps;
+  // every kernel call returns a new output array (there is no buffer pool yet)
+  const allocatedMB = (rows.reduce((a, r) => a + r.elements, 0) * 4) / steps / 2 ** 20;
 
   const ms = (v: number) => v.toFixed(v >= 100 ? 0 : 1);
   const phaseTable = markdownTable(
@@ -147,17 +192,19 @@ export async function runProfile(opts: ProfileOpts = {}): Promise<ProfileResult>
     (dev.async ? ' Device is asynchronous: kernel times are dispatch only.' : '') +
     (dev.name === 'webasm' ? (threads ? ' WebAssembly worker threads on: threaded kernels (`*`) show dispatch time only.' : ' WebAssembly worker threads off (every kernel timed in full; `--threads` to keep them).') : '');
   const markdown = [
-    `## Profile: one tiny-GPT training step on ${dev.name}`,
+    `## Profile: one ${w.title.replace(/ \(.*/, '')} on ${dev.name}`,
     '',
-    `Workload of bench/train-step.ts (batch ${WORKLOAD.batchSize} x ${WORKLOAD.contextLength} tokens), after ${warmup} warm-up steps; ` +
+    `${w.title[0].toUpperCase()}${w.title.slice(1)}, after ${warmup} warm-up steps; ` +
       `${steps === 1 ? 'one profiled step' : `per-step averages over ${steps} profiled steps`}.${note}`,
     '',
     phaseTable,
     '',
+    `Allocations per step: ${kernelCalls.toFixed(0)} kernel outputs, ${allocatedMB.toFixed(1)} MB (every kernel call returns a new array; no buffer pool).`,
+    '',
     formatProfile(rows, { top, per: steps }),
   ].join('\n');
   if (opts.log ?? true) console.log(markdown);
-  return { device: dev.name, steps, rows, phases: phaseRows, wallMs, kernelMs, kernelCalls, markdown };
+  return { device: dev.name, steps, rows, phases: phaseRows, wallMs, kernelMs, kernelCalls, allocatedMB, markdown };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
@@ -170,7 +217,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
         steps: { type: 'number', default: 1, description: 'profiled steps (the table shows per-step numbers)' },
         warmup: { type: 'number', default: 3, description: 'unprofiled warm-up steps' },
         top: { type: 'number', default: 15, description: 'kernels shown' },
-        threads: { type: 'boolean', description: 'keep WebAssembly worker threads for big matmuls (their kernels then show dispatch time only)' },
+        threads: { type: 'boolean', description: "keep gpu.js's WebAssembly worker threads (their kernels then show dispatch time only)" },
+        workload: { type: 'string', default: 'tiny', choices: ['tiny', 'backbone'] as const, description: "'tiny' (the tiny GPT of bench/train-step.ts) or 'backbone' (the main job's --preset cpu step)" },
       },
     });
   } catch (e) {
@@ -181,6 +229,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     throw e;
   }
   console.log(`${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}, load average ${loadavg()[0].toFixed(2)}\n`);
-  await runProfile({ steps: args.steps, warmup: args.warmup, top: args.top, threads: args.threads });
+  await runProfile({ steps: args.steps, warmup: args.warmup, top: args.top, threads: args.threads, workload: args.workload as 'tiny' | 'backbone' });
   await destroyDevices();
 }

@@ -4,7 +4,7 @@
  *
  *   npm run bench                  matmul, elementwise, tiny-GPT training step vs TensorFlow.js
  *   npm run bench -- --quick       fewer sizes and steps (about 3 minutes)
- *   npm run bench -- --profile     also the per-kernel profile of one training step
+ *   npm run bench -- --profile     also the per-kernel profiles of a tiny-GPT and a main-job training step
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -56,10 +56,11 @@ const ts = await runTrainStepBench({ quick, resultsFile: results('train-step.jso
 sections.push(trainStepMarkdown(ts, { heading: 'Tiny-GPT training step vs TensorFlow.js and PyTorch (interleaved)', command }));
 
 if (withProfile) {
-  console.log('\n== profile of one training step ==');
+  console.log('\n== profile of one training step (tiny GPT, then the main job) ==');
   const p = await runProfile({ steps: 3 });
-  sections.push(p.markdown);
-  // the same profile before the speed work, measured then and kept in bench/profile-before.md
+  const b = await runProfile({ steps: 3, workload: 'backbone' });
+  sections.push(p.markdown.replace(/^## /, '## After: '), b.markdown.replace(/^## /, '## After: '));
+  // the same profiles before this round of speed work, measured then and kept in bench/profile-before.md
   sections.push(readFileSync(fileURLToPath(new URL('./profile-before.md', import.meta.url)), 'utf8').trim());
 }
 

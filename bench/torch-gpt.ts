@@ -27,7 +27,9 @@ export function findTorchPython(): { python: string } | { reason: string } {
 }
 
 /** Start the PyTorch model with these batches (token ids, batch x context each). */
-export async function startTorchGpt(python: string, opts: { seed: number; batch: number; context: number; batches: { x: Int32Array; y: Int32Array }[] }): Promise<TorchGpt> {
+export async function startTorchGpt(
+  python: string, opts: { seed: number; batch: number; context: number; threads: number; batches: { x: Int32Array; y: Int32Array }[] },
+): Promise<TorchGpt> {
   const script = fileURLToPath(new URL('./torch_gpt.py', import.meta.url));
   const child: ChildProcessWithoutNullStreams = spawn(python, [script], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
@@ -39,7 +41,7 @@ export async function startTorchGpt(python: string, opts: { seed: number; batch:
     return JSON.parse(r.value) as Record<string, unknown>;
   };
   const send = (o: unknown) => child.stdin.write(JSON.stringify(o) + '\n');
-  send({ seed: opts.seed, batch: opts.batch, context: opts.context, batches: opts.batches.map((b) => [Array.from(b.x), Array.from(b.y)]) });
+  send({ seed: opts.seed, batch: opts.batch, context: opts.context, threads: opts.threads, batches: opts.batches.map((b) => [Array.from(b.x), Array.from(b.y)]) });
   const ready = await next();
   return {
     parameters: Number(ready.parameters),

@@ -5,7 +5,7 @@ d_model 64, 4 heads, 2 pre-LayerNorm blocks (separate q, k, v, proj Linears with
 tanh-GELU, learned positions, untied output head without bias; Adam lr 1e-3; 136,960 parameters.
 
 Protocol (one JSON object per line):
-  stdin  {"batches": [[x0, y0], [x1, y1], ...], "seed": s, "batch": B, "context": T}   once
+  stdin  {"batches": [[x0, y0], ...], "seed": s, "batch": B, "context": T, "threads": k}   once
   stdout {"ready": true, "parameters": n, "torch": version, "threads": k}
   stdin  {"step": i}                                                                 per step, batch i
   stdout {"loss": l, "cpu_ms": c}      cpu_ms: this process's CPU time for the step
@@ -61,6 +61,7 @@ class GPT(nn.Module):
 
 def main():
     init = json.loads(sys.stdin.readline())
+    torch.set_num_threads(int(init.get("threads", 1)))
     torch.manual_seed(init["seed"])
     b, t = init["batch"], init["context"]
     batches = [(torch.tensor(x, dtype=torch.long).view(b, t), torch.tensor(y, dtype=torch.long).view(b, t)) for x, y in init["batches"]]

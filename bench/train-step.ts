@@ -33,6 +33,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { destroyDevices, getDevice, probeWebGpu, setDevice, Tensor, type Device } from '../core/index.js';
 import * as nn from '../nn/index.js';
+import { GEMM_WORKER_MIN_MACS } from '../core/devices/webasm/wasm/gemm.js';
 import { CliError, parseCli } from '../experiments/report/cli.js';
 import { fmt, markdownTable } from '../experiments/report/markdown.js';
 
@@ -124,6 +125,10 @@ export interface TrainStepResult {
   /** Same against PyTorch (wall time; the child's own CPU time for the CPU-time ratio). */
   ratioVsPytorch: number | null;
   ratioVsPytorchCpuTime: number | null;
+  /** PyTorch with 2 intra-op threads: its tokens/s and the ratios against it (wall, CPU time). */
+  pytorch2TokensPerSec: number | null;
+  ratioVsPytorch2: number | null;
+  ratioVsPytorch2CpuTime: number | null;
   /** The same ratio from CPU time per step instead of wall time. */
   ratioVsTfjsWasmCpuTime: number | null;
   /** Rounds the ratio vs tfjs-wasm was taken over. */
@@ -242,6 +247,16 @@ function tsgradEngine(dev: Device, seed: number): Pick<Engine, 'step' | 'paramet
   };
 }
 
+/** Whether any matmul of the workload is big enough for the gemm worker thread (wasm/gemm.ts). */
+function gemmThreadsNote(): string {
+  const n = WORKLOAD.batchSize * WORKLOAD.contextLength;
+  const largest = Math.max(n * WORKLOAD.dModel * 4 * WORKLOAD.dModel, n * WORKLOAD.dModel * WORKLOAD.vocabSize);
+  const M = (x: number) => `${(x / 2 ** 20).toFixed(1)}M`;
+  return largest >= GEMM_WORKER_MIN_MACS
+    ? `matmuls of >= ${M(GEMM_WORKER_MIN_MACS)} multiply-adds on two threads`
+    : `one thread (matmuls go to a second thread from ${M(GEMM_WORKER_MIN_MACS)} multiply-adds; the largest here is ${M(largest)})`;
+}
+
 /** Which tsgrad devices to run, and why the others are left out. */
 async function pickDevices(opts: TrainStepOpts, log: (s: string) => void): Promise<{ devices: Device[]; why: Map<string, string>; skipped: { engine: string; reason: string }[] }> {
   const skipped: { engine: string; reason: string }[] = [];
@@ -313,7 +328,8 @@ export async function runTrainStepBench(opts: TrainStepOpts = {}): Promise<Train
       engines.push({
         name: `tsgrad/${dev.name}`, library: 'tsgrad', device: dev.name, detail:
           `${why.get(dev.name) ?? ''}; ${KIND[dev.name] ?? 'gpu.js'}` +
-          (dev.name === 'webasm' ? ', exp/tanh as WebAssembly functions, matmul by the WebAssembly SIMD micro-kernel; one thread' : ''),
+          (dev.name === 'webasm' ? ', exp/tanh as WebAssembly functions, matmul by the WebAssembly SIMD micro-kernel, softmax exp and GELU as WebAssembly SIMD; ' +
+            gemmThreadsNote() : ''),
         ...e,
         warmup: main ? warmup : slowWarmup, steps: main ? steps : slowSteps, ms: [], cpuMs: [], losses: [], byRound: new Map(), rounds: new Set(),
       });
@@ -349,14 +365,18 @@ export async function runTrainStepBench(opts: TrainStepOpts = {}): Promise<Train
     const found = findTorchPython();
     if ('reason' in found) skipped.push({ engine: 'pytorch', reason: found.reason });
     else {
-      try {
-        const t = await startTorchGpt(found.python, { seed, batch: WORKLOAD.batchSize, context: WORKLOAD.contextLength, batches });
-        engines.push({
-          name: 'pytorch', library: 'pytorch', device: 'cpu', detail: `${t.detail}; child process, CPU ms its own`, parameters: t.parameters,
-          warmup, steps, step: (_x, _y, i) => t.step(i), close: () => t.close(), ms: [], cpuMs: [], losses: [], byRound: new Map(), rounds: new Set(),
-        });
-      } catch (err) {
-        skipped.push({ engine: 'pytorch', reason: (err as Error).message.split('\n')[0] });
+      // one intra-op thread (the like-for-like row: tsgrad's tiny-GPT step runs on one thread), then two
+      for (const threads of [1, 2]) {
+        const name = threads === 1 ? 'pytorch' : `pytorch-${threads}t`;
+        try {
+          const t = await startTorchGpt(found.python, { seed, batch: WORKLOAD.batchSize, context: WORKLOAD.contextLength, threads, batches });
+          engines.push({
+            name, library: 'pytorch', device: 'cpu', detail: `${t.detail}; child process, CPU ms its own`, parameters: t.parameters,
+            warmup, steps, step: (_x, _y, i) => t.step(i), close: () => t.close(), ms: [], cpuMs: [], losses: [], byRound: new Map(), rounds: new Set(),
+          });
+        } catch (err) {
+          skipped.push({ engine: name, reason: (err as Error).message.split('\n')[0] });
+        }
       }
     }
   }
@@ -435,6 +455,8 @@ export async function runTrainStepBench(opts: TrainStepOpts = {}): Promise<Train
   const cpu = pairRatio(engines.find((e) => e.name === 'tfjs-cpu'));
   const torch = pairRatio(engines.find((e) => e.name === 'pytorch'));
   const torchCpuTime = pairRatio(engines.find((e) => e.name === 'pytorch'), 1);
+  const torch2 = pairRatio(engines.find((e) => e.name === 'pytorch-2t'));
+  const torch2CpuTime = pairRatio(engines.find((e) => e.name === 'pytorch-2t'), 1);
   const used = process.cpuUsage(cpu0);
   const seconds = (performance.now() - t0) / 1000;
   const round = (x: number | undefined | null, d = 1) => (x === undefined || x === null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
@@ -449,6 +471,9 @@ export async function runTrainStepBench(opts: TrainStepOpts = {}): Promise<Train
     ratioVsTfjsCpu: round(cpu.ratio, 3),
     ratioVsPytorch: round(torch.ratio, 3),
     ratioVsPytorchCpuTime: round(torchCpuTime.ratio, 3),
+    pytorch2TokensPerSec: round(find('pytorch-2t')?.tokensPerSec),
+    ratioVsPytorch2: round(torch2.ratio, 3),
+    ratioVsPytorch2CpuTime: round(torch2CpuTime.ratio, 3),
     ratioVsTfjsWasmCpuTime: round(wasmCpuTime.ratio, 3),
     ratioRounds: wasm.rounds,
     tsgradByDevice: Object.fromEntries(results.filter((r) => r.library === 'tsgrad' && r.steps > 0).map((r) => [r.device, round(r.tokensPerSec) ?? 0])),
@@ -470,7 +495,8 @@ export async function runTrainStepBench(opts: TrainStepOpts = {}): Promise<Train
   if (result.ratioVsTfjsWasm !== null) {
     log(`tsgrad/${defName} / tfjs-wasm (tokens/s, median of ${result.ratioRounds} interleaved rounds): ${result.ratioVsTfjsWasm}` +
       ` (from CPU time per step: ${result.ratioVsTfjsWasmCpuTime})` +
-      (result.ratioVsPytorch !== null ? `; / pytorch: ${result.ratioVsPytorch} (CPU time: ${result.ratioVsPytorchCpuTime})` : '') + `; this process got ${result.machine.cpuShare} of a core, load average ${result.machine.loadBefore} -> ${result.machine.loadAfter}`);
+      (result.ratioVsPytorch !== null ? `; / pytorch: ${result.ratioVsPytorch} (CPU time: ${result.ratioVsPytorchCpuTime})` : '') +
+      (result.ratioVsPytorch2 !== null ? `; / pytorch-2t: ${result.ratioVsPytorch2} (CPU time: ${result.ratioVsPytorch2CpuTime})` : '') + `; this process got ${result.machine.cpuShare} of a core, load average ${result.machine.loadBefore} -> ${result.machine.loadAfter}`);
   }
   return result;
 }
@@ -509,7 +535,8 @@ export function trainStepMarkdown(r: TrainStepResult, opts: { heading?: string; 
       ? `**tsgrad (${r.device}) / tfjs-wasm: ${r.ratioVsTfjsWasm.toFixed(2)}x** in tokens/s (median of ${r.ratioRounds} per-round ratios)` +
         (r.ratioVsTfjsWasmCpuTime !== null ? ` (${r.ratioVsTfjsWasmCpuTime.toFixed(2)}x from CPU time per step)` : '') +
         (r.ratioVsTfjsCpu !== null ? `; vs tfjs-cpu ${r.ratioVsTfjsCpu.toFixed(2)}x` : '') +
-        (r.ratioVsPytorch !== null ? `; **vs PyTorch ${r.ratioVsPytorch.toFixed(2)}x** (${r.ratioVsPytorchCpuTime?.toFixed(2)}x from CPU time).` : '.')
+        (r.ratioVsPytorch !== null ? `; **vs PyTorch 1 thread ${r.ratioVsPytorch.toFixed(2)}x** (${r.ratioVsPytorchCpuTime?.toFixed(2)}x from CPU time)` : '') +
+        (r.ratioVsPytorch2 !== null ? `; vs PyTorch 2 threads ${r.ratioVsPytorch2.toFixed(2)}x (${r.ratioVsPytorch2CpuTime?.toFixed(2)}x from CPU time).` : '.')
       : 'No tfjs-wasm comparison in this run.',
     '',
     ...r.engines.map((e) => `- ${e.engine}: ${e.detail}${e.error ? ` — failed: ${e.error}` : ''}`),

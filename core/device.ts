@@ -19,12 +19,14 @@ import './devices/gpujs/matmul-rows4.js';
 import './devices/webasm/gemm-override.js';
 import './devices/webasm/softmax-override.js';
 import './devices/webasm/index-add-override.js';
+import './devices/webasm/gelu-override.js';
 import { kernel, type GridKernelSpec, type KernelArg, type KernelSpec, type KernelThis } from './kernel.js';
 import { describeAdapter, findWebGpuAdapter, type AdapterInfo } from './webgpu-probe.js';
 import { environmentVariable, isNode, notice } from './environment.js';
 
 export { MAX_GPUJS_ELEMENTS, setThreads } from './devices/gpujs/device.js';
 export { setKernelOverride } from './devices/overrides.js';
+export { setGemmWorker } from './devices/webasm/wasm/gemm.js';
 
 export type Data = Float32Array | Float64Array;
 export type DeviceName = 'webgpu' | 'webasm' | 'cpu' | 'headlessgl' | 'webgl2' | 'reference';

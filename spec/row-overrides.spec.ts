@@ -1,8 +1,11 @@
 /**
- * The CPU devices' overrides of row kernels against the kernels they replace and the float64 reference:
+ * The CPU devices' overrides of row and element kernels against the kernels they replace and the float64
+ * reference:
  *   - `expShiftRowsWasm` (WebAssembly SIMD exp) replaces `expShiftRows`: softmax's and cross-entropy's exp;
+ *   - `expShiftCausalWasm` replaces `expShiftCausal`: causalSoftmax's exp and mask;
  *   - `nllBackwardRows` replaces `nllBackward_`: cross-entropy's gradient
- *     (both core/devices/webasm/softmax-override.ts);
+ *     (these three: core/devices/webasm/softmax-override.ts);
+ *   - `geluWasm` and `geluBackwardWasm` replace `gelu` and `geluBackward_` (gelu-override.ts);
  *   - `indexAddRows` replaces `indexAdd_`: indexAdd, the embedding's backward (index-add-override.ts).
  * Rows of every length from 1 (under 4 floats the kernel itself runs) past one vector and its overlapping
  * tail, values from float32's exp underflow to overflow, -Infinity (a masked logit) and NaN; indexAdd along
@@ -10,10 +13,10 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { crossEntropy, destroyDevices, device, Generator, indexAdd, softmax, tensor, type Tensor } from '../core/index.js';
+import { causalSoftmax, crossEntropy, destroyDevices, device, gelu, Generator, indexAdd, softmax, tensor, type Tensor } from '../core/index.js';
 import { listOverrides, setKernelOverride } from '../core/devices/overrides.js';
 import { startProfile, stopProfile } from '../core/profile.js';
-import { wasmRows } from '../core/devices/webasm/wasm/rows.js';
+import { wasmSimd } from '../core/devices/webasm/wasm/simd.js';
 import { expectClose } from './helpers.js';
 
 afterAll(() => destroyDevices());
@@ -43,7 +46,10 @@ async function kernelsOf(fn: () => Promise<unknown>): Promise<string[]> {
 describe('row overrides on webasm and cpu agree with the float64 reference', () => {
   it('both are registered, on webasm by default, and name this file', () => {
     const mine = listOverrides().filter((o) => o.testedBy === 'spec/row-overrides.spec.ts').map((o) => `${o.name}>${o.replaces}`);
-    expect(mine.sort()).toEqual(['expShiftRowsWasm>expShiftRows', 'indexAddRows>indexAdd_', 'nllBackwardRows>nllBackward_']);
+    expect(mine.sort()).toEqual([
+      'expShiftCausalWasm>expShiftCausal', 'expShiftRowsWasm>expShiftRows', 'geluBackwardWasm>geluBackward_', 'geluWasm>gelu',
+      'indexAddRows>indexAdd_', 'nllBackwardRows>nllBackward_',
+    ]);
   });
 
   it('run by default on webasm and give what the kernels give, for rows of 1 to 40 floats', async () => {
@@ -78,7 +84,7 @@ describe('row overrides on webasm and cpu agree with the float64 reference', () 
   it('exp from underflow to overflow, -Infinity and NaN, as Math.exp rounded to float32', () => {
     const xs = [-Infinity, -1e30, -200, -104, -103.9, -103.2, -100, -88, -87.3, -20, -1, -0.5, -1e-8, 0, 1e-8, 0.5, 1, 20, 88, 88.7, 88.73, 89, 1e30, Infinity, NaN];
     const R = xs.length;
-    const got = wasmRows().expShift(Float32Array.from(xs), [0], 1, R);
+    const got = wasmSimd().expShift(Float32Array.from(xs), [0], 1, R);
     for (let i = 0; i < R; i++) {
       const want = Math.fround(Math.exp(Math.fround(xs[i])));
       if (Number.isNaN(want)) expect(got[i]).toBeNaN();
@@ -89,7 +95,7 @@ describe('row overrides on webasm and cpu agree with the float64 reference', () 
     let worst = 0;
     const n = 100_003;
     const sweep = Float32Array.from({ length: n }, (_, i) => -87 + (175 * i) / (n - 1));
-    const e = wasmRows().expShift(sweep, [0], 1, n);
+    const e = wasmSimd().expShift(sweep, [0], 1, n);
     for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(e[i] - Math.exp(sweep[i])) / Math.exp(sweep[i]));
     expect(worst).toBeLessThanOrEqual(3 * 2 ** -23);
   });
@@ -133,5 +139,68 @@ describe('indexAddRows (indexAdd, the embedding backward) agrees with the kernel
       ),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('causal softmax and GELU overrides agree with the kernels and the float64 reference', () => {
+  /** y = f(x) and d(sum(y * w))/dx on `dev`. */
+  async function withGrad(dev: string, f: (x: Tensor) => Tensor, values: number[], shape: number[], w: number[]) {
+    const x = tensor(values, shape, { device: device(dev), requiresGrad: true });
+    const y = f(x);
+    y.mul(tensor(w, shape, { device: device(dev) })).sum().backward();
+    return { y: await y.toArray(), grad: await x.grad!.toArray() };
+  }
+
+  /** The op on webasm with the overrides (checking they ran), without them, and on the reference. */
+  async function compare(what: string, f: (x: Tensor) => Tensor, values: number[], shape: number[], w: number[], kernels: string[], expectRan: boolean) {
+    const ref = await withGrad('reference', f, values, shape, w);
+    let fast!: Awaited<ReturnType<typeof withGrad>>;
+    const ran = await kernelsOf(async () => (fast = await withGrad('webasm', f, values, shape, w)));
+    for (const k of expectRan ? kernels : []) expect(ran, what).toContain(k);
+    expectClose(fast.y, ref.y, TOL, `${what}: forward`);
+    expectClose(fast.grad, ref.grad, { atol: 1e-6, rtol: 1e-5 }, `${what}: gradient`);
+  }
+
+  it('causalSoftmax over [B, Tq, Tk] with every offset Tk - Tq, including masked rows of -Infinity', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 1e6 }), async (B, Tq, extra, seed) => {
+        const Tk = Tq + extra;
+        const g = new Generator(seed);
+        const n = B * Tq * Tk;
+        const values = Array.from({ length: n }, () => g.normal() * 3);
+        const w = Array.from({ length: n }, () => g.normal());
+        await compare(`causalSoftmax [${B}, ${Tq}, ${Tk}]`, (x) => causalSoftmax(x), values, [B, Tq, Tk], w, ['expShiftCausalWasm'], Tk >= 4);
+      }),
+      { numRuns: 40 },
+    );
+    // masked entries are exactly 0 even where the scores are huge (they are never read)
+    const p = await causalSoftmax(tensor([1, 1e30, -2, 2, 3, Infinity, 0, 1, 2, 3, 4, 5], [2, 6], { device: device('webasm') }), 4).toArray();
+    expect(p.slice(0, 6)).toEqual([0, 1, 0, 0, 0, 0]);
+    expect(p.slice(6).every((v) => v > 0)).toBe(true);
+  });
+
+  it('gelu and its gradient over [-12, 12], past tanh saturation, and near 0; n not a multiple of 4', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 70 }), fc.integer({ min: 0, max: 1e6 }), fc.constantFrom(0.01, 1, 4, 12), async (n, seed, scale) => {
+        const g = new Generator(seed);
+        const values = Array.from({ length: n }, () => g.normal() * scale);
+        const w = Array.from({ length: n }, () => g.normal());
+        await compare(`gelu (n ${n}, scale ${scale})`, (x) => gelu(x), values, [n], w, ['geluWasm', 'geluBackwardWasm'], true);
+        const prev = [setKernelOverride('gelu', 'none'), setKernelOverride('geluBackward_', 'none')];
+        try {
+          const plain = await withGrad('webasm', (x) => gelu(x), values, [n], w);
+          const fast = await withGrad('webasm', (x) => gelu(x), values, [n], w);
+          expect(fast.y.length).toBe(plain.y.length);
+        } finally {
+          setKernelOverride('gelu', prev[0]);
+          setKernelOverride('geluBackward_', prev[1]);
+        }
+      }),
+      { numRuns: 60 },
+    );
+    const special = await gelu(tensor([0, -0, 1e-30, -1e-30, 30, -30, 1e6, -1e6, Infinity, NaN], [10], { device: device('webasm') })).toArray();
+    expect(special.slice(0, 8)).toEqual([0, -0, 5e-31, -5e-31, 30, -0, 1e6, -0].map(Math.fround));
+    expect(special[8]).toBe(Infinity);
+    expect(special[9]).toBeNaN();
   });
 });

@@ -25,6 +25,7 @@ const args = parseExperimentArgs({
     seconds: { type: 'number', default: 3600, description: 'training-time budget in seconds' },
     trainCommand: { type: 'string', default: 'npx tsx experiments/main.ts --preset cpu --name backbone-lm', description: 'the command that trained the run (quoted in the report)' },
     load: { type: 'string', description: 'what else ran on the machine during training (quoted in the report)' },
+    previous: { type: 'string', description: 'earlier attempts at the target and what changed since (quoted in the report)' },
   },
 });
 
@@ -66,6 +67,7 @@ const summary: FindingSummary = {
   modelConfig: m.modelConfig,
   note: 'one seed: a measured value against a target (effect = test perplexity - target), not a paired comparison; no interval',
   ...(args.load ? { load: args.load } : {}),
+  ...(args.previous ? { previous: args.previous } : {}),
 };
 const r = new ReportWriter('backbone-lm', { root: FINDINGS_ROOT, title: 'Backbone LM: the main job on the full Brown vocabulary against Kneser-Ney' });
 r.paragraph(`Command: \`${summary.command}\`; ${fmt(m.minutes, 3)} min wall in all (training, periodic validation, full evaluation, Kneser-Ney), on ${summary.machine}, device ${m.device}.`)
@@ -74,7 +76,8 @@ r.paragraph(`Command: \`${summary.command}\`; ${fmt(m.minutes, 3)} min wall in a
     [`test perplexity <= ${args.target} within ${args.seconds} s of training`, `test perplexity ${fmt(m.testPerplexity, 4)} after ${fmt(trainSeconds, 4)} s of training (${m.steps} steps)`, `**${summary.verdict}**`],
   ])
   .paragraph('One seed, so this is a measurement against a target, not a comparison with an interval. Training seconds are the loop\'s own clock (each step from batch to optimizer update; periodic validation excluded).' +
-    (args.load ? ` During training the machine also ran: ${args.load}.` : ''))
+    (args.load ? ` During training the machine also ran: ${args.load}.` : '') +
+    (args.previous ? ` Earlier attempts: ${args.previous}` : ''))
   .heading('Results')
   .table(['model', 'valid perplexity', 'test perplexity'], [
     [`transformer (${m.params.toLocaleString()} parameters, ${m.steps} steps)`, fmt(m.validPerplexity, 4), fmt(m.testPerplexity, 4)],

@@ -1,15 +1,17 @@
 /**
- * webasm's overrides of two row kernels of softmax and cross-entropy (ops/softmax.ts), the costliest
- * kernels after matmul when the rows are a full vocabulary (512 rows x 13,189 classes per step):
- *   - `expShiftRows` (exp(x - rowmax)) by the WebAssembly SIMD exp of wasm/rows.ts: 57 -> ~24 ms per call;
+ * webasm's overrides of row kernels of softmax and cross-entropy (ops/softmax.ts), the costliest kernels
+ * after matmul when the rows are a full vocabulary (512 rows x 13,189 classes per step):
+ *   - `expShiftRows` (exp(x - rowmax)) by the WebAssembly SIMD exp of wasm/simd.ts: 57 -> ~20 ms per call
+ *     there (about half of it copying in and out of WebAssembly memory);
+ *   - `expShiftCausal` (the same with a decoder's mask) likewise, then the masked entries set to 0;
  *   - `nllBackward_` ((softmax - onehot) * g) as one multiply per element by g[row] / s[row] and a
  *     fix of the target's entry, in plain JavaScript: no division and no compare per element.
- * Both take the replaced kernel's arguments and fall back to it (return null) for rows under 4 floats.
+ * Each takes the replaced kernel's arguments and falls back to it (returns null) for rows under 4 floats.
  * spec/row-overrides.spec.ts tests them against those kernels on the float64 reference.
  */
 import type { KernelArg } from '../../kernel.js';
 import { registerOverride } from '../overrides.js';
-import { wasmRows } from './wasm/rows.js';
+import { wasmSimd } from './wasm/simd.js';
 
 registerOverride({
   name: 'expShiftRowsWasm',
@@ -20,7 +22,27 @@ registerOverride({
   run: (_dev, n, args) => {
     const [x, m, R] = args as [ArrayLike<number>, ArrayLike<number>, number];
     if (R < 4 || n % R !== 0) return null;
-    return wasmRows().expShift(x, m, n / R, R);
+    return wasmSimd().expShift(x, m, n / R, R);
+  },
+});
+
+registerOverride({
+  name: 'expShiftCausalWasm',
+  replaces: 'expShiftCausal',
+  devices: ['webasm', 'cpu'],
+  byDefault: ['webasm'],
+  testedBy: 'spec/row-overrides.spec.ts',
+  run: (_dev, n, args) => {
+    // row r is query i = r % Tq, which sees keys j <= i + offset; the others are exactly 0
+    const [x, m, R, Tq, offset] = args as [ArrayLike<number>, ArrayLike<number>, number, number, number];
+    if (R < 4 || n % R !== 0) return null;
+    const rows = n / R;
+    const out = wasmSimd().expShift(x, m, rows, R);
+    for (let r = 0; r < rows; r++) {
+      const seen = (r % Tq) + offset + 1;
+      if (seen < R) out.fill(0, r * R + Math.max(seen, 0), (r + 1) * R);
+    }
+    return out;
   },
 });
 

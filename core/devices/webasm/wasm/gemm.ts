@@ -204,16 +204,20 @@ class GemmWorker {
 }
 
 let workerWanted = true;
+let minMacs = GEMM_WORKER_MIN_MACS;
 
 /**
  * Use a second thread for big matmuls on webasm (default: on when the machine has more than one core and
- * worker threads exist). Returns the previous setting.
+ * worker threads exist), for products of at least `minMacs` multiply-adds (default GEMM_WORKER_MIN_MACS).
+ * Returns the previous setting.
  * @example
  * const prev = setGemmWorker(false); // one thread, e.g. beside another job on a 2-core machine
  */
-export function setGemmWorker(on: boolean): boolean {
+export function setGemmWorker(on: boolean, opts: { minMacs?: number } = {}): boolean {
+  if (opts.minMacs !== undefined && !(opts.minMacs >= 0)) throw new Error(`setGemmWorker: minMacs must be >= 0, got ${opts.minMacs}`);
   const prev = workerWanted;
   workerWanted = on;
+  if (opts.minMacs !== undefined) minMacs = opts.minMacs;
   return prev;
 }
 
@@ -236,7 +240,7 @@ export class WasmGemm {
 
   /** The worker for a product of `macs` multiply-adds, or null to run it on this thread alone. */
   private workerFor(macs: number, rowBlocks: number): GemmWorker | null {
-    if (!workerWanted || macs < GEMM_WORKER_MIN_MACS || rowBlocks < 2 || this.worker === null) return null;
+    if (!workerWanted || macs < minMacs || rowBlocks < 2 || this.worker === null) return null;
     if (this.worker === undefined) {
       try {
         this.worker = new GemmWorker(this.module, this.memory);
@@ -254,7 +258,7 @@ export class WasmGemm {
    * or `setGemmWorker(false)`).
    */
   async startWorker(timeoutMs = 10_000): Promise<boolean> {
-    if (!this.workerFor(GEMM_WORKER_MIN_MACS, 2)) {
+    if (!this.workerFor(Infinity, 2)) {
       const deadline = Date.now() + timeoutMs;
       while (this.worker && !this.worker.ready && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     }

@@ -1,14 +1,17 @@
 /**
- * Row kernels of softmax and cross-entropy as WebAssembly SIMD, four floats per instruction, generated from
- * this file like the gemm (no toolchain). They back webasm's overrides of `expShiftRows` and
- * `nllBackward_` (core/devices/webasm/softmax-override.ts): over a full-vocabulary head (512 rows x 13,189
- * classes) the gpu.js kernels spent ~8.5 ns per element on one exp call each; these spend about 1.
+ * Kernels with exp inside as WebAssembly SIMD, four floats per instruction, generated from this file like
+ * the gemm (no toolchain). They back webasm's overrides of softmax's `expShiftRows` and `expShiftCausal`
+ * (core/devices/webasm/softmax-override.ts) and of `gelu` and `geluBackward_` (gelu-override.ts): gpu.js's
+ * kernels spent ~8-11 ns per element on one scalar exp or tanh call each; these spend about 1.
  *
- *   expShift(X, M, O, rows, R):  O[r, j] = exp(X[r, j] - M[r])
- *   scaleRows(X, S, O, rows, R): O[r, j] = X[r, j] * S[r]
+ *   expShift(X, M, O, rows, R):  O[r, j] = exp(X[r, j] - M[r])      rows of R >= 4 floats
+ *   gelu(X, O, n4):              O = 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3)
+ *   geluBackward(G, X, O, n4):   O = g gelu'(x)                      n4 vectors (arrays padded to 4)
  *
  * Rows of any length R >= 4: each row is swept four floats at a time and its last four floats once more
  * (an overlapping tail, recomputed to the same values), so rows need no padding and no scalar loop.
+ * GELU through e = exp(2u): 1 + tanh(u) = 2 e / (e + 1) and 1 - tanh(u)^2 = 4 e / (e + 1)^2, forms that
+ * keep their relative accuracy where tanh(u) is near -1 or 1 (1 + tanh(u) itself would cancel there).
  *
  * exp in float32 (Cephes' expf): n = round(x log2 e), r = x - n ln 2 (ln 2 split in two so that n ln2_hi is
  * exact), exp(r) = 1 + r + r^2 p(r) with p of degree 5 (relative error ~1e-7, within 2 ulp of float32),
@@ -32,6 +35,7 @@ const V = {
   f32x4Add: 0xe4,
   f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
+  f32x4Div: 0xe7,
   f32x4Min: 0xe8,
   f32x4Max: 0xe9,
   i32x4TruncSatF32x4S: 0xf8,
@@ -124,7 +128,7 @@ function rowFunction(body: (f: FuncBuilder, v: number, s: number) => void): Func
   return f;
 }
 
-export function expShiftFunction(): FuncBuilder {
+function expShiftFunction(): FuncBuilder {
   let t: { n: number; r: number; p: number } | null = null;
   return rowFunction((f, v, s) => {
     t ??= { n: f.local('v128'), r: f.local('v128'), p: f.local('v128') };
@@ -133,9 +137,67 @@ export function expShiftFunction(): FuncBuilder {
   });
 }
 
-export function scaleRowsFunction(): FuncBuilder {
-  return rowFunction((f, v, s) => {
-    f.localGet(v).localGet(s).simd(V.f32x4Mul).localSet(v);
+const SQRT_2_OVER_PI = 0.7978845608028654;
+
+/**
+ * For the f32x4 in local `x`: e = exp(2u), u = sqrt(2/pi) (x + 0.044715 x^3) (2u capped at 80, where
+ * tanh(u) = 1 in float32), q = 1 / (e + 1) into local `q`, and a = (1 + tanh(u)) / 2 = e q into local `a`.
+ * Written without 1 + tanh(u) or 1 - tanh(u)^2 = 4 e q^2, which cancel where tanh is near -1 or 1.
+ */
+function geluParts(f: FuncBuilder, x: number, a: number, q: number, scratch: { n: number; r: number; p: number }): void {
+  // a = 2u = x (2c + 2c 0.044715 x^2), capped; then e = exp(a) (kept in a)
+  f.localGet(x).localGet(x).simd(V.f32x4Mul);
+  f32Splat(f, 2 * SQRT_2_OVER_PI * 0.044715).simd(V.f32x4Mul);
+  f32Splat(f, 2 * SQRT_2_OVER_PI).simd(V.f32x4Add).localGet(x).simd(V.f32x4Mul);
+  f32Splat(f, 80).simd(V.f32x4Min).localSet(a);
+  expInPlace(f, a, scratch);
+  // q = 1 / (e + 1); a = e q
+  f32Splat(f, 1).localGet(a);
+  f32Splat(f, 1).simd(V.f32x4Add).simd(V.f32x4Div).localSet(q);
+  f.localGet(a).localGet(q).simd(V.f32x4Mul).localSet(a);
+}
+
+/** A function (X..., O, n4) applying `body` to n4 vectors of its inputs (pointers in bytes). */
+function mapFunction(inputs: number, body: (f: FuncBuilder, v: number[]) => void): FuncBuilder {
+  const f = new FuncBuilder([...Array<'i32'>(inputs + 2).fill('i32')]);
+  const O = inputs;
+  const n4 = inputs + 1;
+  const p = f.local('i32');
+  const end = f.local('i32');
+  const v = Array.from({ length: inputs }, () => f.local('v128'));
+  f.localGet(n4).i32Const(16).op(OP.i32Mul).localSet(end);
+  f.i32Const(0).localSet(p);
+  f.blockLoop(() => {
+    f.localGet(p).localGet(end).op(OP.i32GeU, OP.brIf, 1);
+    for (let i = 0; i < inputs; i++) f.localGet(i).localGet(p).op(OP.i32Add).v128Load().localSet(v[i]);
+    body(f, v);
+    f.localGet(O).localGet(p).op(OP.i32Add).localGet(v[0]).v128Store();
+    f.i32AddTo(p, 16).op(OP.br, 0);
+  });
+  return f;
+}
+
+function geluFunction(): FuncBuilder {
+  let l: { a: number; q: number; s: { n: number; r: number; p: number } } | null = null;
+  return mapFunction(1, (f, [x]) => {
+    l ??= { a: f.local('v128'), q: f.local('v128'), s: { n: f.local('v128'), r: f.local('v128'), p: f.local('v128') } };
+    geluParts(f, x, l.a, l.q, l.s);
+    f.localGet(x).localGet(l.a).simd(V.f32x4Mul).localSet(x); // 0.5 x (1 + t) = x a
+  });
+}
+
+function geluBackwardFunction(): FuncBuilder {
+  let l: { a: number; q: number; s: { n: number; r: number; p: number } } | null = null;
+  return mapFunction(2, (f, [g, x]) => {
+    l ??= { a: f.local('v128'), q: f.local('v128'), s: { n: f.local('v128'), r: f.local('v128'), p: f.local('v128') } };
+    geluParts(f, x, l.a, l.q, l.s);
+    // gelu'(x) = 0.5 (1 + t) + 0.5 x (1 - t^2) u' = a (1 + 2 x q u'),  u' = c (1 + 0.134145 x^2); times g
+    f.localGet(x).localGet(x).simd(V.f32x4Mul);
+    f32Splat(f, 2 * SQRT_2_OVER_PI * 0.134145).simd(V.f32x4Mul);
+    f32Splat(f, 2 * SQRT_2_OVER_PI).simd(V.f32x4Add); // 2 u'
+    f.localGet(x).simd(V.f32x4Mul).localGet(l.q).simd(V.f32x4Mul);
+    f32Splat(f, 1).simd(V.f32x4Add).localGet(l.a).simd(V.f32x4Mul);
+    f.localGet(g).simd(V.f32x4Mul).localSet(g);
   });
 }
 
@@ -144,20 +206,47 @@ const head = (a: ArrayLike<number>, k: number): ArrayLike<number> =>
   a.length === k ? a : ArrayBuffer.isView(a) ? (a as Float32Array).subarray(0, k) : Array.from({ length: k }, (_, i) => a[i]);
 
 type RowFn = (X: number, S: number, O: number, rows: number, R: number) => void;
+type Map1 = (X: number, O: number, n4: number) => void;
+type Map2 = (X: number, Y: number, O: number, n4: number) => void;
 
-/** The row kernels with their own memory (one instance per process: `wasmRows()`). */
-export class WasmRows {
+/** The SIMD kernels with their own memory (one instance per process: `wasmSimd()`). */
+export class WasmSimd {
   private readonly memory = new WebAssembly.Memory({ initial: 1 });
   private f32 = new Float32Array(this.memory.buffer);
-  private readonly fns: { expShift: RowFn; scaleRows: RowFn };
+  private readonly fns: { expShift: RowFn; gelu: Map1; geluBackward: Map2 };
 
   constructor() {
     const mod = new WebAssembly.Module(moduleBytes([
       { name: 'expShift', fn: expShiftFunction() },
-      { name: 'scaleRows', fn: scaleRowsFunction() },
+      { name: 'gelu', fn: geluFunction() },
+      { name: 'geluBackward', fn: geluBackwardFunction() },
     ]));
     const ex = new WebAssembly.Instance(mod, { env: { memory: this.memory } }).exports;
-    this.fns = { expShift: ex.expShift as RowFn, scaleRows: ex.scaleRows as RowFn };
+    this.fns = { expShift: ex.expShift as RowFn, gelu: ex.gelu as Map1, geluBackward: ex.geluBackward as Map2 };
+  }
+
+  /** GELU (tanh form) of x's first n values. */
+  gelu(x: ArrayLike<number>, n: number): Float32Array {
+    const n4 = Math.ceil(n / 4) * 4;
+    this.ensure(2 * n4);
+    const m = this.f32;
+    m.set(head(x, n), 0);
+    m.fill(0, n, n4);
+    this.fns.gelu(0, n4 * 4, n4 / 4);
+    return m.slice(n4, n4 + n);
+  }
+
+  /** g * gelu'(x) for the first n values. */
+  geluBackward(g: ArrayLike<number>, x: ArrayLike<number>, n: number): Float32Array {
+    const n4 = Math.ceil(n / 4) * 4;
+    this.ensure(3 * n4);
+    const m = this.f32;
+    m.set(head(g, n), 0);
+    m.fill(0, n, n4);
+    m.set(head(x, n), n4);
+    m.fill(0, n4 + n, 2 * n4);
+    this.fns.geluBackward(0, n4 * 4, 2 * n4 * 4, n4 / 4);
+    return m.slice(2 * n4, 2 * n4 + n);
   }
 
   /** exp(x[r, j] - m[r]) for x of rows x R (R >= 4), m of rows. */
@@ -165,15 +254,10 @@ export class WasmRows {
     return this.run('expShift', x, m, rows, R);
   }
 
-  /** x[r, j] * s[r] for x of rows x R (R >= 4), s of rows. */
-  scaleRows(x: ArrayLike<number>, s: ArrayLike<number>, rows: number, R: number): Float32Array {
-    return this.run('scaleRows', x, s, rows, R);
-  }
-
-  private run(fn: keyof WasmRows['fns'], x: ArrayLike<number>, s: ArrayLike<number>, rows: number, R: number): Float32Array {
-    if (R < 4) throw new Error(`wasm rows: rows need at least 4 floats, got ${R}`);
+  private run(fn: 'expShift', x: ArrayLike<number>, s: ArrayLike<number>, rows: number, R: number): Float32Array {
+    if (R < 4) throw new Error(`expShift (wasm): rows need at least 4 floats, got ${R}`);
     const n = rows * R;
-    if (x.length < n || s.length < rows) throw new Error(`wasm rows: ${rows} x ${R} needs ${n} values and ${rows} row values, got ${x.length} and ${s.length}`);
+    if (x.length < n || s.length < rows) throw new Error(`expShift (wasm): ${rows} x ${R} needs ${n} values and ${rows} row values, got ${x.length} and ${s.length}`);
     // X, then O, then S (float offsets; each a multiple of 4 floats so vectors stay 16-byte aligned)
     const oOff = Math.ceil(n / 4) * 4;
     const sOff = oOff * 2;
@@ -191,17 +275,17 @@ export class WasmRows {
       try {
         this.memory.grow(Math.ceil(need / PAGE));
       } catch (e) {
-        throw new Error(`softmax rows (wasm): cannot grow WebAssembly memory to ${(floats * 4 / 2 ** 20).toFixed(0)} MiB (${(e as Error).message})`);
+        throw new Error(`SIMD kernels (wasm): cannot grow WebAssembly memory to ${(floats * 4 / 2 ** 20).toFixed(0)} MiB (${(e as Error).message})`);
       }
       this.f32 = new Float32Array(this.memory.buffer);
     }
   }
 }
 
-let shared: WasmRows | null = null;
+let shared: WasmSimd | null = null;
 
-/** The process-wide row kernels (compiled on first use). */
-export function wasmRows(): WasmRows {
-  shared ??= new WasmRows();
+/** The process-wide SIMD kernels (compiled on first use). */
+export function wasmSimd(): WasmSimd {
+  shared ??= new WasmSimd();
   return shared;
 }
