@@ -251,10 +251,11 @@ function tsgradEngine(dev: Device, seed: number): Pick<Engine, 'step' | 'paramet
 function gemmThreadsNote(): string {
   const n = WORKLOAD.batchSize * WORKLOAD.contextLength;
   const largest = Math.max(n * WORKLOAD.dModel * 4 * WORKLOAD.dModel, n * WORKLOAD.dModel * WORKLOAD.vocabSize);
-  const M = (x: number) => `${(x / 2 ** 20).toFixed(1)}M`;
+  const M = (x: number) => x.toLocaleString('en-US');
   return largest >= GEMM_WORKER_MIN_MACS
     ? `matmuls of >= ${M(GEMM_WORKER_MIN_MACS)} multiply-adds on two threads`
-    : `one thread (matmuls go to a second thread from ${M(GEMM_WORKER_MIN_MACS)} multiply-adds; the largest here is ${M(largest)})`;
+    : `one thread (matmuls go to a second thread from ${M(GEMM_WORKER_MIN_MACS)} multiply-adds; the largest here has ${M(largest)}, ` +
+      'and splitting smaller ones made this step slower: `setGemmWorker(true, { minMacs })`, 2^18..2^23, 70-79 ms against 68-69 at 2^25)';
 }
 
 /** Which tsgrad devices to run, and why the others are left out. */
