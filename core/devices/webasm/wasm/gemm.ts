@@ -22,9 +22,10 @@
  * packed operands are not copied: the worker gets seven integers (pointers and sizes) through a shared
  * control block and answers through it (Atomics.wait / notify; the caller blocks until both halves are
  * done, so `run` stays synchronous). Each output element is computed by the same instructions either way,
- * so results are bitwise the same with and without the worker. Small products stay on one thread: an
- * earlier worker that took half of every kernel call made the tiny-GPT step 10-25% slower (the hand-off
- * costs tens of microseconds; its matmuls take ~0.7 ms). `setGemmWorker(false)` turns the worker off.
+ * so results are bitwise the same with and without the worker. Small products stay on one thread: with
+ * the threshold anywhere from 2^18 to 2^23 the tiny-GPT step took 70-79 ms against 68-69 at 2^25 (its
+ * matmuls take ~0.8 ms, much of it packing, which stays on this thread). `setGemmWorker(false)` turns the
+ * worker off.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -132,7 +133,7 @@ interface Region {
 /**
  * Products with at least this many multiply-adds (M N K) are split between this thread and the worker:
  * 2^25 (~33.5M) is past every matmul of the tiny GPT (the largest is 16.8M) and well below a
- * full-vocabulary head (512 x 128 x 13,189 = 864M), where the split made each product ~1.8x faster.
+ * full-vocabulary head (512 x 128 x 13,189 = 864M), where the split made its three products 1.5-1.7x faster.
  */
 export const GEMM_WORKER_MIN_MACS = 2 ** 25;
 /** A shared memory needs a maximum; 4 GiB, WebAssembly's 32-bit limit (only address space is reserved). */
