@@ -18,7 +18,7 @@ import * as nn from '../nn/index.js';
 import { CliError, parseCli } from '../experiments/report/cli.js';
 import { markdownTable } from '../experiments/report/markdown.js';
 import { WORKLOAD } from './train-step.js';
-import { PRESETS } from '../experiments/train/presets.js';
+import { mainModelConfig, PRESETS } from '../experiments/train/presets.js';
 
 /** The Brown protocol's vocabulary (train words seen at least 4 times, plus <unk>): the main job's head. */
 const BROWN_VOCAB = 13_189;
@@ -93,12 +93,9 @@ function workloadOf(name: 'tiny' | 'backbone', seed: number): Workload {
   const p = PRESETS.cpu;
   const V = BROWN_VOCAB;
   return {
-    title: `main-job training step (\`--preset cpu\`: vocabulary ${V.toLocaleString('en-US')}, d ${p.dModel}, ${p.nLayers} layers, tied head, dropout ${p.dropout}; batch ${p.batchSize} x ${p.context} tokens)`,
+    title: `main-job training step (\`--preset cpu\`: vocabulary ${V.toLocaleString('en-US')}, d ${p.dModel}, ${p.nLayers} layers, RoPE, tied head, dropout ${p.dropout}; batch ${p.batchSize} x ${p.context} tokens)`,
     vocabSize: V, batchSize: p.batchSize, contextLength: p.context, lr: p.lr, clip: 1,
-    model: {
-      vocabSize: V, contextLength: p.context, dModel: p.dModel, nHeads: p.nHeads, nLayers: p.nLayers, mlp: 'gelu', norm: 'layernorm',
-      positions: 'learned', seed, dropout: p.dropout, tieEmbeddings: p.tieEmbeddings,
-    },
+    model: mainModelConfig(p, V, seed),
   };
 }
 

@@ -18,7 +18,7 @@ import { writeJsonAtomic } from './report/metrics.js';
 import { lineChart } from './report/svg.js';
 import { trainConfig, withSteps } from './train/config.js';
 import { runLm } from './train/lm.js';
-import { PRESETS } from './train/presets.js';
+import { mainModelConfig, PRESETS } from './train/presets.js';
 
 const PROG = 'tsx experiments/main.ts';
 const args = parseExperimentArgs({
@@ -54,10 +54,7 @@ console.log(
     `vocabulary ${V}${p.maxVocab ? ` (capped at ${p.maxVocab})` : ''}, OOV valid ${(corpus.stats.valid.oovRate * 100).toFixed(2)}% test ${(corpus.stats.test.oovRate * 100).toFixed(2)}%`,
 );
 
-const modelConfig = {
-  vocabSize: V, contextLength: p.context, dModel: p.dModel, nHeads: p.nHeads, nLayers: p.nLayers,
-  mlp: 'gelu' as const, norm: 'layernorm' as const, positions: 'rope' as const, dropout: p.dropout, tieEmbeddings: p.tieEmbeddings, seed: args.seed,
-};
+const modelConfig = mainModelConfig(p, V, args.seed);
 const config = trainConfig(p, { seed: args.seed, evalEvery: p.evalEvery, evalTokens: p.evalTokens, ckptEvery: args.ckptEvery });
 const lm = await runLm({
   name, model: modelConfig, train: config, data: corpus, device: dev, resume: args.resume, allowConfigChange: args.allowConfigChange,

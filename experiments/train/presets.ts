@@ -32,3 +32,11 @@ export const PRESETS: Record<'quick' | 'cpu' | 'gpu', Preset> = {
     evalEvery: 500, evalTokens: 65536, testTokens: undefined, finalValidTokens: undefined, dropout: 0.1, tieEmbeddings: false,
   },
 };
+
+/** The main job's model for a preset (experiments/main.ts; bench/profile.ts profiles the same step). */
+export function mainModelConfig(p: Preset, vocabSize: number, seed: number) {
+  return {
+    vocabSize, contextLength: p.context, dModel: p.dModel, nHeads: p.nHeads, nLayers: p.nLayers,
+    mlp: 'gelu' as const, norm: 'layernorm' as const, positions: 'rope' as const, dropout: p.dropout, tieEmbeddings: p.tieEmbeddings, seed,
+  };
+}
