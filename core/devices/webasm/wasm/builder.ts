@@ -211,3 +211,18 @@ export function moduleBytes(
     ...section(10, code),
   ]);
 }
+
+/**
+ * Grow `memory` to hold at least `floats` float32 values; true when it grew (Float32Array views of the old
+ * buffer are then stale). `what` and `hint` name the caller in the error when it cannot grow.
+ */
+export function growFor(memory: WebAssembly.Memory, floats: number, what: string, hint = ''): boolean {
+  const need = floats * 4 - memory.buffer.byteLength;
+  if (need <= 0) return false;
+  try {
+    memory.grow(Math.ceil(need / 65536));
+  } catch (e) {
+    throw new Error(`${what}: cannot grow WebAssembly memory to ${(floats * 4 / 2 ** 20).toFixed(0)} MiB (${(e as Error).message})${hint}`);
+  }
+  return true;
+}

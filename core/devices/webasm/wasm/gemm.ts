@@ -29,12 +29,11 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { FuncBuilder, moduleBytes, OP, SIMD } from './builder.js';
+import { FuncBuilder, growFor, moduleBytes, OP, SIMD } from './builder.js';
 
 const UNROLL = 4;
 /** Rows packed together from a transposed (strided) A. */
 const TILE = 32;
-const PAGE = 65536;
 
 /**
  * gemm(A, B, C, MB, NP, Kp, lda): C[Mp][Np] = A[Mp][Kp] B[Kp][Np] (byte pointers; A row-major with rows
@@ -273,15 +272,7 @@ export class WasmGemm {
   }
 
   private ensure(floats: number): void {
-    const need = floats * 4 - this.memory.buffer.byteLength;
-    if (need > 0) {
-      try {
-        this.memory.grow(Math.ceil(need / PAGE));
-      } catch (e) {
-        throw new Error(`matmul (wasm): cannot grow WebAssembly memory to ${(floats * 4 / 2 ** 20).toFixed(0)} MiB (${(e as Error).message}); use smaller matrices or a batch loop`);
-      }
-      this.f32 = new Float32Array(this.memory.buffer);
-    }
+    if (growFor(this.memory, floats, 'matmul (wasm)', '; use smaller matrices or a batch loop')) this.f32 = new Float32Array(this.memory.buffer);
   }
 
   /**

@@ -19,9 +19,8 @@
  * denormals (and up to overflow) come out right. x is clamped to [-104, 89], past which float32's exp is
  * 0 or Infinity anyway; NaN stays NaN (f32x4.min/max propagate it).
  */
-import { FuncBuilder, moduleBytes, OP } from './builder.js';
+import { FuncBuilder, growFor, moduleBytes, OP } from './builder.js';
 
-const PAGE = 65536;
 
 // SIMD opcodes used here beyond the builder's shared table (WebAssembly SIMD spec numbering)
 const V = {
@@ -270,15 +269,7 @@ export class WasmSimd {
   }
 
   private ensure(floats: number): void {
-    const need = floats * 4 - this.memory.buffer.byteLength;
-    if (need > 0) {
-      try {
-        this.memory.grow(Math.ceil(need / PAGE));
-      } catch (e) {
-        throw new Error(`SIMD kernels (wasm): cannot grow WebAssembly memory to ${(floats * 4 / 2 ** 20).toFixed(0)} MiB (${(e as Error).message})`);
-      }
-      this.f32 = new Float32Array(this.memory.buffer);
-    }
+    if (growFor(this.memory, floats, 'SIMD kernels (wasm)')) this.f32 = new Float32Array(this.memory.buffer);
   }
 }
 
