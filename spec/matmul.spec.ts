@@ -189,6 +189,10 @@ for (const dev of ['webasm', 'cpu']) {
         { M: 64, N: 64, K: 16, tA: false, tB: true, batchA: [2, 2], batchB: [2, 2], seed: 13 },
         { M: 9, N: 10, K: 256, tA: false, tB: false, batchA: [2], batchB: [], seed: 14 }, // A rows padded (lda = K + 4)
         { M: 6, N: 9, K: 512, tA: true, tB: false, batchA: [], batchB: [], seed: 15 },
+        // transposed A past SMALL_TRANSPOSE (1,100 x 1,000 source floats): the tiled packing, its plain
+        // transpose path, then tiles that cross from one batch to the next (B shared: one tall product)
+        { M: 1100, N: 5, K: 1000, tA: true, tB: false, batchA: [], batchB: [], seed: 16 },
+        { M: 650, N: 3, K: 1700, tA: true, tB: false, batchA: [2], batchB: [], seed: 17 },
       ];
       for (const c of big) await agrees(dev, c);
       const z = matmul(tensor(new Array<number>(0), [3, 0]).to(dev), tensor(new Array<number>(0), [0, 5]).to(dev));

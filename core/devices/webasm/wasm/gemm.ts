@@ -34,6 +34,8 @@ import { FuncBuilder, growFor, moduleBytes, OP, SIMD } from './builder.js';
 const UNROLL = 4;
 /** Rows packed together from a transposed (strided) A. */
 const TILE = 32;
+/** A transposed A whose source spans at most this many floats (4 MiB) is packed four rows at a time. */
+const SMALL_TRANSPOSE = 1 << 20;
 
 /**
  * gemm(A, B, C, MB, NP, Kp, lda): C[Mp][Np] = A[Mp][Kp] B[Kp][Np] (byte pointers; A row-major with rows
@@ -333,6 +335,28 @@ export class WasmGemm {
         else for (let k = 0; k < K; k++) m[dst + k] = ad[src + k];
         if (lda > K) m.fill(0, dst + K, dst + lda);
       }
+    } else if (a.si === 1 && (r.rows <= M || a.sb === M) && K * a.sk <= SMALL_TRANSPOSE) {
+      // a plain transpose of a source that fits in cache: four rows at a time, each k reads four
+      // neighbouring floats and appends one to each row (0.16 ms for 256 x 1024 against 1.5 in tiles)
+      const sk = a.sk;
+      let i = 0;
+      for (; i + 4 <= r.rows; i += 4) {
+        let src = src0 + i;
+        const d0 = r.aOff + i * lda;
+        const [d1, d2, d3] = [d0 + lda, d0 + 2 * lda, d0 + 3 * lda];
+        for (let k = 0; k < K; k++, src += sk) {
+          m[d0 + k] = ad[src];
+          m[d1 + k] = ad[src + 1];
+          m[d2 + k] = ad[src + 2];
+          m[d3 + k] = ad[src + 3];
+        }
+      }
+      for (; i < r.rows; i++) {
+        let src = src0 + i;
+        const dst = r.aOff + i * lda;
+        for (let k = 0; k < K; k++, src += sk) m[dst + k] = ad[src];
+      }
+      if (lda > K) for (let i = 0; i < r.rows; i++) m.fill(0, r.aOff + i * lda + K, r.aOff + (i + 1) * lda);
     } else {
       // strided rows (a transposed operand: row i of op(A) is a column): tiles of TILE rows, so that each k
       // reads TILE neighbouring floats of the source instead of one float per cache line (40 -> 15 ms for
