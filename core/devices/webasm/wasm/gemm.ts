@@ -24,8 +24,9 @@
  * done, so `run` stays synchronous). Each output element is computed by the same instructions either way,
  * so results are bitwise the same with and without the worker. Small products stay on one thread: with
  * the threshold anywhere from 2^18 to 2^23 the tiny-GPT step took 70-79 ms against 68-69 at 2^25 (its
- * matmuls take ~0.8 ms, much of it packing, which stays on this thread). `setGemmWorker(false)` turns the
- * worker off.
+ * matmuls take ~0.8 ms, much of it packing, which stays on this thread), and handing the worker half of a
+ * batch of small products (the attention's 64 per call) took it from 63 to 72-80 ms: waking the worker and
+ * its cold cache cost more than half the compute of such calls. `setGemmWorker(false)` turns the worker off.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
