@@ -57,6 +57,9 @@ describe('usage errors', () => {
       ['vq-logits.ts', ['--seed', '1.5'], /--seed expects a whole number, got '1.5'/],
       ['pdl.ts', ['--alphas', '0,x'], /--alphas expects positive numbers/],
       ['kneser-ney.ts', ['--min-count', '0'], /--min-count must be at least 1/],
+      ['findings/pdl.ts', ['--pretrain-steps', '0'], /--pretrain-steps must be at least 1, got '0'/],
+      ['findings/vq-logits.ts', ['--name', '../../x'], /--name '..\/..\/x' must be one folder name/],
+      ['findings/vq-speed.ts', ['--rounds', '1'], /--rounds must be at least 2, got '1'/],
     ];
     const results = await Promise.all(cases.map(([file, args]) => run(cwd, file, args)));
     results.forEach((r, i) => {

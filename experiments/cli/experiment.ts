@@ -32,7 +32,9 @@ export function presetOption<const P extends string>(choices: readonly P[], defa
   return { type: 'string', default: defaultPreset, choices, description } as const;
 }
 
-/** --name; outputs go to runs/<name>/. */
+/** --name; outputs go to runs/<name>/ (with a default, the parsed value is always a string). */
+export function nameOption(defaultName: string, description?: string): { type: 'string'; default: string; description: string };
+export function nameOption(defaultName?: undefined, description?: string): { type: 'string'; description: string };
 export function nameOption(defaultName?: string, description = 'run name, one folder name: outputs go to runs/<name>/') {
   return defaultName === undefined ? ({ type: 'string', description } as const) : ({ type: 'string', default: defaultName, description } as const);
 }

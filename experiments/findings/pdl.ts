@@ -27,7 +27,7 @@ import { pretrain } from '../pdl/pretrain.js';
 import { referenceDistanceInterval } from '../pdl/reference-distance.js';
 import { continuePrompts, pickPrompts, textMetrics, type SampleSettings, type TextMetrics } from '../pdl/samples.js';
 import { matchTemperature, meanSamplingEntropy } from '../pdl/temperature.js';
-import { CliError, parseExperimentArgs } from '../cli/index.js';
+import { checkRunName, CliError, EXPERIMENT_OPTIONS, nameOption, parseExperimentArgs, presetOption, SEEDS_OPTION } from '../cli/index.js';
 import { sameSettings } from '../train/config.js';
 import { fmt } from '../report/markdown.js';
 import { writeJsonAtomic } from '../report/metrics.js';
@@ -54,30 +54,26 @@ const args = parseExperimentArgs({
   name: 'tsx experiments/findings/pdl.ts',
   description: 'PDL diversity settling study: CE vs PDL vs temperature-matched CE over seeds that each pretrain their own model.',
   options: {
-    preset: { type: 'string', default: 'settle', choices: ['quick', 'settle'], description: 'run size' },
-    steps: { type: 'number', description: 'finetuning steps per variant (overrides the preset)' },
-    pretrainSteps: { type: 'number', description: 'pretraining steps per seed (overrides the preset)' },
-    seeds: { type: 'number', description: 'seeds 0..n-1 (overrides the preset)' },
+    preset: presetOption(['quick', 'settle'], 'settle'),
+    steps: { ...EXPERIMENT_OPTIONS.steps, description: 'finetuning steps per variant (overrides the preset)' },
+    pretrainSteps: { ...EXPERIMENT_OPTIONS.steps, description: 'pretraining steps per seed (overrides the preset)' },
+    seeds: SEEDS_OPTION,
     alpha: { type: 'number', default: 0.5, description: 'PDL exponent of the treatment (paper: 0.25..1.5)' },
-    device: { type: 'string', description: 'webgpu | webasm | cpu | reference (default: the best that works)' },
-    name: { type: 'string', default: 'pdl-settle', description: 'per-run results go to runs/<name>/' },
+    device: EXPERIMENT_OPTIONS.device,
+    name: nameOption('pdl-settle', 'per-run results go to runs/<name>/'),
     resume: { type: 'boolean', description: 'reuse finished pretraining, (variant, seed) results and checkpoints in runs/<name>/ made with the same settings' },
     write: { type: 'boolean', default: true, description: 'write findings/pdl-diversity (--no-write for a trial run)' },
   },
 });
 const preset = args.preset as keyof typeof SETTLE_PRESETS;
 const p: PdlPreset = structuredClone(SETTLE_PRESETS[preset]);
-const positiveInteger = (flag: string, v: number) => {
-  if (!Number.isInteger(v) || v < 1) throw new CliError(`--${flag} must be a positive integer, got ${v}`);
-  return v;
-};
-if (args.steps !== undefined) p.finetune = { ...p.finetune, steps: positiveInteger('steps', args.steps), warmup: Math.min(p.finetune.warmup, Math.floor(args.steps / 10)) };
+if (args.steps !== undefined) p.finetune = { ...p.finetune, steps: args.steps, warmup: Math.min(p.finetune.warmup, Math.floor(args.steps / 10)) };
 if (args.pretrainSteps !== undefined) {
-  p.pretrain = { ...p.pretrain, steps: positiveInteger('pretrain-steps', args.pretrainSteps), warmup: Math.min(p.pretrain.warmup, Math.floor(args.pretrainSteps / 10)) };
+  p.pretrain = { ...p.pretrain, steps: args.pretrainSteps, warmup: Math.min(p.pretrain.warmup, Math.floor(args.pretrainSteps / 10)) };
 }
-if (args.seeds !== undefined) p.seeds = positiveInteger('seeds', args.seeds);
+if (args.seeds !== undefined) p.seeds = args.seeds;
 if (!(args.alpha > 0)) throw new CliError(`--alpha must be positive (0 is cross-entropy, the baseline), got ${args.alpha}`);
-if (!/^[\w.-]+$/.test(args.name)) throw new CliError(`--name must be a plain directory name (letters, digits, '.', '_', '-'), got '${args.name}'`);
+checkRunName('tsx experiments/findings/pdl.ts', args.name);
 const alpha = args.alpha;
 const EPS = 1e-6;
 const settings = { preset: p, alpha, eps: EPS, kind: 'probabilities', temperature: TEMPERATURE, topK: TOP_K };

@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { destroyDevices, initDevice, manualSeed } from '../../core/index.js';
 import { loadBrown } from '../data/index.js';
-import { CliError, parseExperimentArgs } from '../cli/index.js';
+import { checkRunName, EXPERIMENT_OPTIONS, nameOption, parseExperimentArgs, presetOption, SEEDS_OPTION } from '../cli/index.js';
 import { fmt } from '../report/markdown.js';
 import { writeJsonAtomic } from '../report/metrics.js';
 import { lineChart } from '../report/svg.js';
@@ -44,11 +44,11 @@ const args = parseExperimentArgs({
   name: 'tsx experiments/findings/vq-logits.ts',
   description: 'VQ-Logits settling study: full+bias vs faithful (random, frequency) and frequency+bias codebook heads over paired seeds.',
   options: {
-    preset: { type: 'string', default: 'settle', choices: ['quick', 'settle'], description: 'run size' },
-    steps: { type: 'number', description: 'training steps per head (overrides the preset)' },
-    seeds: { type: 'number', description: 'seeds 0..n-1 (overrides the preset)' },
-    device: { type: 'string', description: 'webgpu | webasm | cpu | reference (default: the best that works)' },
-    name: { type: 'string', default: 'vq-settle', description: 'per-run results go to runs/<name>/' },
+    preset: presetOption(['quick', 'settle'], 'settle'),
+    steps: { ...EXPERIMENT_OPTIONS.steps, description: 'training steps per head (overrides the preset)' },
+    seeds: SEEDS_OPTION,
+    device: EXPERIMENT_OPTIONS.device,
+    name: nameOption('vq-settle', 'per-run results go to runs/<name>/'),
     resume: { type: 'boolean', description: 'reuse the finished (head, seed) results in runs/<name>/ made with the same settings' },
     write: { type: 'boolean', default: true, description: 'write findings/vq-logits-params and findings/vq-logits-perplexity (--no-write for a trial run)' },
   },
@@ -56,14 +56,11 @@ const args = parseExperimentArgs({
 const preset = args.preset as keyof typeof PRESETS;
 const s: Settings = { ...PRESETS[preset] };
 if (args.steps !== undefined) {
-  if (!Number.isInteger(args.steps) || args.steps < 1) throw new CliError(`--steps must be a positive integer, got ${args.steps}`);
   s.steps = args.steps;
   s.warmup = Math.min(s.warmup, Math.floor(s.steps / 10));
 }
-if (args.seeds !== undefined) {
-  if (!Number.isInteger(args.seeds) || args.seeds < 1) throw new CliError(`--seeds must be a positive integer, got ${args.seeds}`);
-  s.seeds = args.seeds;
-}
+if (args.seeds !== undefined) s.seeds = args.seeds;
+checkRunName('tsx experiments/findings/vq-logits.ts', args.name);
 const command = commandLine('experiments/findings/vq-logits.ts');
 
 const t0 = performance.now();

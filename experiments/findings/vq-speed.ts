@@ -14,7 +14,7 @@ import { destroyDevices, Generator, initDevice, randn, Tensor, type Device } fro
 import { Linear } from '../../nn/index.js';
 import { randomMap, VQLogitsHead } from '../../nn/heads/index.js';
 import { crossEntropy, matmul } from '../../ops/index.js';
-import { CliError, parseExperimentArgs } from '../cli/index.js';
+import { EXPERIMENT_OPTIONS, parseExperimentArgs } from '../cli/index.js';
 import { fmt } from '../report/markdown.js';
 import { barChart } from '../report/svg.js';
 import { commandLine, findingReport, machineLine, summarize, writeFinding, type Comparison } from './finding.js';
@@ -24,18 +24,14 @@ const args = parseExperimentArgs({
   name: 'tsx experiments/findings/vq-speed.ts',
   description: 'VQ-Logits logit computation vs the full head, timed side by side (paired rounds, 95% t-intervals).',
   options: {
-    rounds: { type: 'number', default: 20, description: 'timed rounds per setting (each round times every case once)' },
-    warmup: { type: 'number', default: 3, description: 'untimed rounds first (kernel compilation, JIT)' },
-    tokens: { type: 'number', default: 512, description: 'positions N per call (batch x context of the training runs)' },
-    device: { type: 'string', description: 'webgpu | webasm | cpu | reference (default: the best that works)' },
+    rounds: { type: 'number', integer: true, min: 2, default: 20, description: 'timed rounds per setting (each round times every case once; an interval needs two)' },
+    warmup: { type: 'number', integer: true, min: 0, default: 3, description: 'untimed rounds first (kernel compilation, JIT)' },
+    tokens: { type: 'number', integer: true, min: 1, default: 512, description: 'positions N per call (batch x context of the training runs)' },
+    device: EXPERIMENT_OPTIONS.device,
     write: { type: 'boolean', default: true, description: 'write findings/vq-logits-speed (--no-write for a trial run)' },
     load: { type: 'string', description: 'what else ran on the machine while timing (quoted in the report)' },
   },
 });
-for (const k of ['rounds', 'warmup', 'tokens'] as const) {
-  if (!Number.isInteger(args[k]) || args[k] < (k === 'warmup' ? 0 : 1)) throw new CliError(`--${k} must be a ${k === 'warmup' ? 'non-negative' : 'positive'} integer, got ${args[k]}`);
-}
-if (args.rounds < 2) throw new CliError('--rounds must be at least 2 (an interval needs two rounds)');
 const command = commandLine('experiments/findings/vq-speed.ts');
 const t0 = performance.now();
 const dev = await initDevice({ device: args.device });
