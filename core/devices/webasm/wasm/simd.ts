@@ -226,34 +226,16 @@ export class WasmSimd {
 
   /** GELU (tanh form) of x's first n values. */
   gelu(x: ArrayLike<number>, n: number): Float32Array {
-    const n4 = Math.ceil(n / 4) * 4;
-    this.ensure(2 * n4);
-    const m = this.f32;
-    m.set(head(x, n), 0);
-    m.fill(0, n, n4);
-    this.fns.gelu(0, n4 * 4, n4 / 4);
-    return m.slice(n4, n4 + n);
+    return this.map('gelu', [x], n);
   }
 
   /** g * gelu'(x) for the first n values. */
   geluBackward(g: ArrayLike<number>, x: ArrayLike<number>, n: number): Float32Array {
-    const n4 = Math.ceil(n / 4) * 4;
-    this.ensure(3 * n4);
-    const m = this.f32;
-    m.set(head(g, n), 0);
-    m.fill(0, n, n4);
-    m.set(head(x, n), n4);
-    m.fill(0, n4 + n, 2 * n4);
-    this.fns.geluBackward(0, n4 * 4, 2 * n4 * 4, n4 / 4);
-    return m.slice(2 * n4, 2 * n4 + n);
+    return this.map('geluBackward', [g, x], n);
   }
 
   /** exp(x[r, j] - m[r]) for x of rows x R (R >= 4), m of rows. */
-  expShift(x: ArrayLike<number>, m: ArrayLike<number>, rows: number, R: number): Float32Array {
-    return this.run('expShift', x, m, rows, R);
-  }
-
-  private run(fn: 'expShift', x: ArrayLike<number>, s: ArrayLike<number>, rows: number, R: number): Float32Array {
+  expShift(x: ArrayLike<number>, s: ArrayLike<number>, rows: number, R: number): Float32Array {
     if (R < 4) throw new Error(`expShift (wasm): rows need at least 4 floats, got ${R}`);
     const n = rows * R;
     if (x.length < n || s.length < rows) throw new Error(`expShift (wasm): ${rows} x ${R} needs ${n} values and ${rows} row values, got ${x.length} and ${s.length}`);
@@ -264,8 +246,24 @@ export class WasmSimd {
     const m = this.f32;
     m.set(head(x, n), 0);
     m.set(head(s, rows), sOff);
-    this.fns[fn](0, sOff * 4, oOff * 4, rows, R);
+    this.fns.expShift(0, sOff * 4, oOff * 4, rows, R);
     return m.slice(oOff, oOff + n);
+  }
+
+  /** An element-wise function of the first n values of each input: inputs, then the output, each padded to 4. */
+  private map(fn: 'gelu' | 'geluBackward', inputs: ArrayLike<number>[], n: number): Float32Array {
+    if (inputs.some((a) => a.length < n)) throw new Error(`${fn} (wasm): needs ${n} values per input, got ${inputs.map((a) => a.length).join(', ')}`);
+    const n4 = Math.ceil(n / 4) * 4;
+    this.ensure((inputs.length + 1) * n4);
+    const m = this.f32;
+    inputs.forEach((a, i) => {
+      m.set(head(a, n), i * n4);
+      m.fill(0, i * n4 + n, (i + 1) * n4);
+    });
+    const out = inputs.length * n4;
+    if (fn === 'gelu') this.fns.gelu(0, out * 4, n4 / 4);
+    else this.fns.geluBackward(0, n4 * 4, out * 4, n4 / 4);
+    return m.slice(out, out + n);
   }
 
   private ensure(floats: number): void {
