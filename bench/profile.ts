@@ -20,8 +20,13 @@ import { markdownTable } from '../experiments/report/markdown.js';
 import { WORKLOAD } from './train-step.js';
 import { mainModelConfig, PRESETS } from '../experiments/train/presets.js';
 
-/** The Brown protocol's vocabulary (train words seen at least 4 times, plus <unk>): the main job's head. */
-const BROWN_VOCAB = 13_189;
+/**
+ * The Brown protocol's vocabulary (train words seen at least 4 times, plus <unk>): the main job's head.
+ * A literal, not `loadBrown().vocab.size`: loading the corpus in the profiled process made the profiled
+ * step 10-20% slower (320-328 against 368-393 ms, a bigger heap to collect), and the before/after
+ * profiles in BENCHMARKS.md were measured without it. spec/data.spec.ts checks it against the corpus.
+ */
+export const BROWN_VOCAB = 13_189;
 
 export interface PhaseTime {
   phase: 'forward' | 'backward' | 'optimizer' | 'readback';

@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { Generator } from '../core/rng.js';
+import { BROWN_VOCAB } from '../bench/profile.js';
 import {
   BROWN_TRAIN_TOKENS,
   BROWN_VALID_TOKENS,
@@ -97,6 +98,7 @@ describe('Brown protocol', () => {
       }
     }
     expect(c.vocab.size).toBe(kept + 1);
+    expect(c.vocab.size, 'bench/profile.ts profiles the main job with this head size').toBe(BROWN_VOCAB);
     expect(c.counts.reduce((a, b) => a + b, 0)).toBe(BROWN_TRAIN_TOKENS);
   });
 
