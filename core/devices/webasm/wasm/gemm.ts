@@ -30,6 +30,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { environmentVariable, notice } from '../../../environment.js';
 import { FuncBuilder, growFor, moduleBytes, OP, SIMD } from './builder.js';
 
 const UNROLL = 4;
@@ -143,32 +144,45 @@ const SHARED_MAX_PAGES = 65536;
 
 // The worker: instantiates the same module over the same shared memory, then runs one gemm per request.
 // Control block (Int32Array): [0] request count, [1] answered count, [2..8] gemm's arguments, [9] error
-// flag, [10] 1 once the worker is ready.
+// flag, [10] 1 once the worker is ready, [11] length of the error message written to the message bytes.
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, control } = workerData;
+const { module, memory, control, message } = workerData;
 const gemm = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm;
 const c = new Int32Array(control);
+const text = new Uint8Array(message);
 let seen = 0;
 Atomics.store(c, 10, 1);
 for (;;) {
   Atomics.wait(c, 0, seen);
   seen = Atomics.load(c, 0);
   if (c[2] < 0) break;
-  try { gemm(c[2], c[3], c[4], c[5], c[6], c[7], c[8]); c[9] = 0; } catch (e) { c[9] = 1; }
+  try {
+    gemm(c[2], c[3], c[4], c[5], c[6], c[7], c[8]);
+    c[9] = 0;
+  } catch (e) {
+    const bytes = new TextEncoder().encode(String((e && e.message) || e)).slice(0, text.length);
+    text.set(bytes);
+    c[11] = bytes.length;
+    c[9] = 1;
+  }
   Atomics.store(c, 1, seen);
   Atomics.notify(c, 1);
 }
 `;
 
-/** The second thread of a WasmGemm, or null where worker threads are unavailable (a browser). */
+/** The second thread of a WasmGemm. */
 class GemmWorker {
   private readonly control = new Int32Array(new SharedArrayBuffer(64));
+  private readonly message = new Uint8Array(new SharedArrayBuffer(1024));
   private readonly worker: Worker;
   private requests = 0;
+  /** Why the worker died before or between requests (its 'error' event), if it did. */
+  failure: string | null = null;
 
   constructor(module: WebAssembly.Module, memory: WebAssembly.Memory) {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control: this.control.buffer } });
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control: this.control.buffer, message: this.message.buffer } });
+    this.worker.on('error', (e: Error) => (this.failure = e.message));
     this.worker.unref(); // never keeps the process alive
   }
 
@@ -195,7 +209,10 @@ class GemmWorker {
       if (Date.now() > deadline) throw new Error('matmul (wasm): the gemm worker thread did not answer within 120 s; call setGemmWorker(false) to run on one thread');
       Atomics.wait(c, 1, done, 1000);
     }
-    if (c[9] !== 0) throw new Error('matmul (wasm): the gemm worker thread failed (a WebAssembly trap); call setGemmWorker(false) to run on one thread');
+    if (c[9] !== 0) {
+      const why = new TextDecoder().decode(this.message.slice(0, c[11]));
+      throw new Error(`matmul (wasm): the gemm worker thread failed: ${why}; call setGemmWorker(false) to run on one thread`);
+    }
   }
 
   stop(): void {
@@ -204,6 +221,11 @@ class GemmWorker {
     Atomics.notify(this.control, 0);
     void this.worker.terminate();
   }
+}
+
+/** Say once, on stderr, that big matmuls stay on one thread and why (TSGRAD_QUIET=1 silences it). */
+function noticeOneThread(why: string): void {
+  if (environmentVariable('TSGRAD_QUIET') !== '1') notice(`tsgrad: matmul stays on one thread: ${why}`);
 }
 
 let workerWanted = true;
@@ -247,10 +269,16 @@ export class WasmGemm {
     if (this.worker === undefined) {
       try {
         this.worker = new GemmWorker(this.module, this.memory);
-      } catch {
-        this.worker = null; // no worker threads here (a browser bundle): one thread
+      } catch (e) {
+        this.worker = null;
+        noticeOneThread(`no worker thread could start here (${(e as Error).message})`);
         return null;
       }
+    }
+    if (this.worker.failure !== null) {
+      noticeOneThread(`the gemm worker thread stopped (${this.worker.failure})`);
+      this.worker = null;
+      return null;
     }
     return this.worker.ready ? this.worker : null;
   }
