@@ -13,6 +13,7 @@
 import { cpus, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { destroyDevices, getDevice, setThreads, Tensor } from '../core/index.js';
+import { poolStats, resetPoolStats } from '../core/pool.js';
 import { formatProfile, profileElapsed, startProfile, stopProfile, type ProfileRow, type ProfileTotals } from '../core/profile.js';
 import * as nn from '../nn/index.js';
 import { CliError, parseCli } from '../experiments/report/cli.js';
@@ -50,6 +51,9 @@ export interface ProfileResult {
   kernelCalls: number;
   /** Megabytes of kernel outputs allocated per step. */
   allocatedMB: number;
+  /** Of those, per step: new arrays (the rest came recycled from the buffer pool, core/pool.ts). */
+  freshOutputs: number;
+  freshMB: number;
   markdown: string;
 }
 
@@ -161,6 +165,7 @@ export async function runProfile(opts: ProfileOpts = {}): Promise<ProfileResult>
   let total: ProfileTotals;
   try {
     for (let i = 0; i < warmup; i++) await step(false);
+    resetPoolStats();
     startProfile();
     try {
       for (let i = 0; i < steps; i++) await step(true);
@@ -180,6 +185,9 @@ export async function runProfile(opts: ProfileOpts = {}): Promise<ProfileResult>
   const kernelCalls = total.calls / steps;
   // every kernel call returns a new output array (there is no buffer pool yet)
   const allocatedMB = (rows.reduce((a, r) => a + r.elements, 0) * 4) / steps / 2 ** 20;
+  const pool = { ...poolStats };
+  const freshOutputs = pool.fresh / steps;
+  const freshMB = (pool.freshFloats * 4) / steps / 2 ** 20;
 
   const ms = (v: number) => v.toFixed(v >= 100 ? 0 : 1);
   const phaseTable = markdownTable(
@@ -201,12 +209,17 @@ export async function runProfile(opts: ProfileOpts = {}): Promise<ProfileResult>
     '',
     phaseTable,
     '',
-    `Allocations per step: ${kernelCalls.toFixed(0)} kernel outputs, ${allocatedMB.toFixed(1)} MB (every kernel call returns a new array; no buffer pool).`,
+    `Allocations per step: ${kernelCalls.toFixed(0)} kernel outputs, ${allocatedMB.toFixed(1)} MB; ` +
+      (pool.fresh + pool.reused === 0
+        ? `none from the buffer pool (${dev.name} makes its outputs in gpu.js, or the pool is off).`
+        : `${(pool.reused / steps).toFixed(0)} of them (${((pool.reusedFloats * 4) / steps / 2 ** 20).toFixed(1)} MB) recycled from the buffer pool, ` +
+          `${freshOutputs.toFixed(0)} new arrays (${freshMB.toFixed(1)} MB), the others made outside the pool. ` +
+          `The backward pass gives its own gradients back once used (core/pool.ts); forward outputs are not recycled (the caller may hold them).`),
     '',
     formatProfile(rows, { top, per: steps }),
   ].join('\n');
   if (opts.log ?? true) console.log(markdown);
-  return { device: dev.name, steps, rows, phases: phaseRows, wallMs, kernelMs, kernelCalls, allocatedMB, markdown };
+  return { device: dev.name, steps, rows, phases: phaseRows, wallMs, kernelMs, kernelCalls, allocatedMB, freshOutputs, freshMB, markdown };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -7,6 +7,7 @@
  * them back to each input's shape here, in `sumTo` — the one place un-broadcasting happens.
  */
 import { environmentVariable } from './environment.js';
+import { captureOutputs, releaseArray, tensorBirths } from './pool.js';
 import type { Tensor } from './tensor.js';
 
 export interface Node {
@@ -105,11 +106,15 @@ function topoOrder(root: Tensor): Tensor[] {
   return order; // inputs before outputs
 }
 
-/** Propagate `seed` from `root` through the graph; returns the gradient of every tensor reached. */
-export function propagate(root: Tensor, seed: Tensor, createGraph: boolean): Map<Tensor, Tensor> {
+/**
+ * Propagate `seed` from `root` through the graph; returns the gradient of every tensor reached (with
+ * `recycle`, only the leaves' and inputs' gradients: see `GradientRecycler`).
+ */
+export function propagate(root: Tensor, seed: Tensor, createGraph: boolean, recycle = false): Map<Tensor, Tensor> {
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
   const order = topoOrder(root);
   const prev = setGradEnabled(createGraph);
+  const rec = recycle && !createGraph ? new GradientRecycler(grads) : null;
   try {
     for (let k = order.length - 1; k >= 0; k--) {
       const t = order[k];
@@ -122,12 +127,71 @@ export function propagate(root: Tensor, seed: Tensor, createGraph: boolean): Map
         const reduced = sumTo(gi, inp.shape);
         const acc = grads.get(inp);
         grads.set(inp, acc ? acc.add(reduced) : reduced);
+        rec?.replaced(acc, reduced, gi);
       });
+      rec?.consumed(t, g, gs);
     }
   } finally {
+    rec?.stop();
     setGradEnabled(prev);
   }
   return grads;
+}
+
+/**
+ * Gives the backward pass's own gradients back to the buffer pool (core/pool.ts) once they are dead. It
+ * knows every tensor made during the pass (`tensorBirths`) and which of them hold a buffer that a kernel
+ * wrote during the pass (`captureOutputs`). A non-leaf's gradient is dead once its node has run; an
+ * accumulator replaced by its sum and a gradient added into one are dead once added. A buffer is given
+ * back when every tensor of the pass that wraps it is dead: so a view or a rule's temporary that still
+ * wraps it, a leaf's gradient (kept for `.grad`), the seed and anything made before the pass keep it.
+ */
+class GradientRecycler {
+  /** Tensors of the pass that wrap a buffer written during the pass, per buffer. */
+  private readonly wrappers = new Map<unknown, number>();
+  private readonly deadPerBuffer = new Map<unknown, number>();
+  private readonly dead = new Set<Tensor>();
+  private readonly capture = captureOutputs();
+  private readonly grads: Map<Tensor, Tensor>;
+  private readonly prevWatch = tensorBirths.watch;
+
+  constructor(grads: Map<Tensor, Tensor>) {
+    this.grads = grads;
+    tensorBirths.watch = (t) => {
+      this.prevWatch?.(t);
+      if (this.capture.has(t._data)) this.wrappers.set(t._data, (this.wrappers.get(t._data) ?? 0) + 1);
+    };
+  }
+
+  /** After `grads.set(inp, acc ? acc + reduced : reduced)`. */
+  replaced(acc: Tensor | undefined, reduced: Tensor, gi: Tensor): void {
+    if (!acc) return;
+    this.maybeDead(acc);
+    this.maybeDead(reduced);
+    if (gi !== reduced) this.maybeDead(gi);
+  }
+
+  /** After node t (with gradient g and input gradients gs) has run: its own gradient is dead. */
+  consumed(t: Tensor, g: Tensor, gs: (Tensor | null)[]): void {
+    this.grads.delete(t);
+    this.maybeDead(g);
+    for (const x of gs) if (x) this.maybeDead(x);
+  }
+
+  stop(): void {
+    tensorBirths.watch = this.prevWatch;
+    this.capture.stop();
+  }
+
+  /** Dead unless a table entry still holds it. */
+  private maybeDead(x: Tensor): void {
+    if (this.dead.has(x) || !this.wrappers.has(x._data)) return;
+    for (const v of this.grads.values()) if (v === x) return;
+    this.dead.add(x);
+    const d = (this.deadPerBuffer.get(x._data) ?? 0) + 1;
+    this.deadPerBuffer.set(x._data, d);
+    if (d === this.wrappers.get(x._data)) releaseArray(x._data);
+  }
 }
 
 /**
@@ -148,7 +212,7 @@ export function backward(root: Tensor, seed: Tensor, createGraph = false): void 
   if (seed.device !== root.device) {
     throw new Error(`backward: the gradient is on device ${seed.device.name} but the output is on ${root.device.name}; move it with .to('${root.device.name}')`);
   }
-  const grads = propagate(root, seed, createGraph);
+  const grads = propagate(root, seed, createGraph, true);
   for (const [t, g] of grads) {
     if (t._node) continue; // only leaves keep .grad
     const acc = t.grad ? t.grad.add(g) : g;

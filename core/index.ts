@@ -12,6 +12,7 @@ export { Tensor, setCheckNaN, type DType, type TensorLike } from './tensor.js';
 export { arange, full, ones, rand, randint, randn, tensor, zeros, type RandomOpts, type TensorOpts } from './creation.js';
 export { backward, grad, isGradEnabled, noGrad, setGradEnabled } from './autograd.js';
 export { destroyDevices, device, getDevice, initDevice, probeWebGpu, setDevice, setGemmWorker, setKernelOverride, setThreads, DEVICE_NAMES, type Device, type DeviceName } from './device.js';
+export { setBufferPool } from './pool.js';
 export { gradcheck, type GradcheckOpts, type GradcheckReport } from './gradcheck.js';
 export { Generator, globalGenerator, manualSeed } from './rng.js';
 export { kernel, type GridKernelSpec, type KernelSpec, type KernelThis } from './kernel.js';

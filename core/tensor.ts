@@ -9,6 +9,7 @@ import { backward, isGradEnabled, type Node } from './autograd.js';
 import type { Data, Device } from './device.js';
 import { device as deviceByName } from './device.js';
 import { runResolved } from './devices/run.js';
+import { tensorBirths } from './pool.js';
 import type { KernelArg, KernelSpec } from './kernel.js';
 import { checkNewTensor, numel, shapeStr, type Shape } from './shape.js';
 
@@ -51,6 +52,7 @@ export class Tensor {
     if (!(data instanceof Promise) && data.length !== numel(shape)) {
       throw new Error(`Tensor: ${data.length} values do not fill shape ${shapeStr(shape)} (${numel(shape)} elements)`);
     }
+    if (tensorBirths.watch) tensorBirths.watch(this);
   }
 
   get numel(): number {

@@ -18,6 +18,7 @@
  */
 import { environmentVariable } from '../../environment.js';
 import type { KernelArg } from '../../kernel.js';
+import { outputArray } from '../../pool.js';
 import { wasmMath } from './wasm/math.js';
 
 interface ArrayRecord {
@@ -133,7 +134,7 @@ export class WebAsmFastPath {
     }
     dispatch(plan.run, plan.runSimd, e.cells, e.sizeX, 0);
     const base = e.layout.outputOffset / 4;
-    const out = new Float32Array(e.cells * components);
+    const out = outputArray(e.cells * components);
     out.set(f32.subarray(base, base + out.length));
     return out;
   }

@@ -10,6 +10,7 @@
  * spec/row-overrides.spec.ts tests them against those kernels on the float64 reference.
  */
 import type { KernelArg } from '../../kernel.js';
+import { outputArray } from '../../pool.js';
 import { registerOverride } from '../overrides.js';
 import { wasmSimd } from './wasm/simd.js';
 
@@ -50,7 +51,7 @@ registerOverride({
 function nllBackward(n: number, args: KernelArg[]): Float32Array | null {
   const [e, s, t, g, C] = args as [ArrayLike<number>, ArrayLike<number>, ArrayLike<number>, ArrayLike<number>, number];
   if (n % C !== 0) return null;
-  const out = new Float32Array(n);
+  const out = outputArray(n); // every value is written below
   const rows = n / C;
   for (let r = 0; r < rows; r++) {
     const c = g[r] / s[r];

@@ -31,6 +31,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { environmentVariable, notice } from '../../../environment.js';
+import { outputArray } from '../../../pool.js';
 import { FuncBuilder, growFor, moduleBytes, OP, SIMD } from './builder.js';
 
 const UNROLL = 4;
@@ -311,8 +312,8 @@ export class WasmGemm {
    * into a new Float32Array(nb * M * N). A batch that shares B (b.sb = 0) is computed as one tall product.
    */
   run(a: Strided, b: Strided, nb: number, M: number, N: number, K: number): Float32Array {
-    const out = new Float32Array(nb * M * N);
-    if (out.length === 0 || K === 0) return out; // an empty sum is 0
+    const out = outputArray(nb * M * N);
+    if (out.length === 0 || K === 0) return out.fill(0); // an empty sum is 0
     const products = b.sb === 0 ? [{ bat: 0, rows: nb * M, at: 0 }] : Array.from({ length: nb }, (_, bat) => ({ bat, rows: M, at: bat * M * N }));
     const Mp = roundUp(products[0].rows, 4);
     const Np = roundUp(N, 8);

@@ -19,6 +19,7 @@
  * denormals (and up to overflow) come out right. x is clamped to [-104, 89], past which float32's exp is
  * 0 or Infinity anyway; NaN stays NaN (f32x4.min/max propagate it).
  */
+import { outputArray } from '../../../pool.js';
 import { FuncBuilder, growFor, moduleBytes, OP } from './builder.js';
 
 
@@ -200,6 +201,13 @@ function geluBackwardFunction(): FuncBuilder {
   });
 }
 
+/** n floats of memory from a float offset into a kernel output (`slice` on WebAssembly memory is slow in V8). */
+function copyOut(m: Float32Array, from: number, n: number): Float32Array {
+  const out = outputArray(n);
+  out.set(m.subarray(from, from + n));
+  return out;
+}
+
 /** The first k values of a (no copy for typed arrays). */
 const head = (a: ArrayLike<number>, k: number): ArrayLike<number> =>
   a.length === k ? a : ArrayBuffer.isView(a) ? (a as Float32Array).subarray(0, k) : Array.from({ length: k }, (_, i) => a[i]);
@@ -247,7 +255,7 @@ export class WasmSimd {
     m.set(head(x, n), 0);
     m.set(head(s, rows), sOff);
     this.fns.expShift(0, sOff * 4, oOff * 4, rows, R);
-    return m.slice(oOff, oOff + n);
+    return copyOut(m, oOff, n);
   }
 
   /** An element-wise function of the first n values of each input: inputs, then the output, each padded to 4. */
@@ -263,7 +271,7 @@ export class WasmSimd {
     const out = inputs.length * n4;
     if (fn === 'gelu') this.fns.gelu(0, out * 4, n4 / 4);
     else this.fns.geluBackward(0, n4 * 4, out * 4, n4 / 4);
-    return m.slice(out, out + n);
+    return copyOut(m, out, n);
   }
 
   private ensure(floats: number): void {
