@@ -8,6 +8,7 @@ export { add, atan2, binaryOp, div, maximum, minimum, mul, powTensor, sub } from
 export { eq, ge, gt, le, lt, ne, where } from './compare.js';
 export { logsumexp, max, mean, min, reduceRows, sum, variance } from './reduce.js';
 export { matmul, type MatmulOpts } from './matmul.js';
+export { fusedAttention, type FusedAttentionOpts } from './attention.js';
 export { cat, expand, flatten, narrow, pad, permute, reshape, split, squeeze, stridedView, transpose, unsqueeze } from './shape.js';
 export { embedding, gather, indexAdd, indexSelect, oneHot, scatterAdd } from './indexing.js';
 export { layerNorm, rmsNorm } from './norm.js';

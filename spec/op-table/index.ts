@@ -363,6 +363,20 @@ export const opTable: OpEntry[] = [
       return { inputs: [r.floats(s)], call: ([x]) => ops.causalSoftmax(x, offset) };
     },
   },
+  {
+    // heads side by side in the last dim; keys past the last query's position (never seen) get 0 gradients
+    name: 'fusedAttention',
+    sample: (r) => {
+      const [B, Tq, H, D, Dv] = [r.int(1, 2), r.int(1, 4), r.int(1, 2), r.int(1, 3), r.int(1, 3)];
+      const offset = r.int(0, 2);
+      const Tk = Tq + offset + r.int(0, 1);
+      const scale = r.pick([undefined, 0.7]);
+      return {
+        inputs: [r.floats([B, Tq, H * D]), r.floats([B, Tk, H * D]), r.floats([B, Tk, H * Dv])],
+        call: ([q, k, v]) => ops.fusedAttention(q, k, v, { heads: H, offset, scale }),
+      };
+    },
+  },
   { name: 'logSoftmax', sample: (r) => { const s = r.shape(1, 3); const d = r.dim(s.length); return { inputs: [r.floats(s)], call: ([x]) => ops.logSoftmax(x, d) }; } },
   {
     name: 'crossEntropy',
