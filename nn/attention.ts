@@ -17,11 +17,11 @@ import type { Device } from '../core/device.js';
 import { Generator, globalGenerator } from '../core/rng.js';
 import { shapeStr } from '../core/shape.js';
 import { Tensor } from '../core/tensor.js';
-import { cat, causalSoftmax, dropout, matmul } from '../ops/index.js';
+import { cat, causalSoftmax, dropout, fusedAttention, matmul } from '../ops/index.js';
 import { Linear } from './linear.js';
 import { ConstantCache } from './constants.js';
 import { Module } from './module.js';
-import { applyRope } from './rope.js';
+import { applyRope, applyRopeHeads } from './rope.js';
 
 /** What a factory gets to build one layer's attention. */
 export interface AttentionConfig {
@@ -127,7 +127,14 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, opts: CausalAtt
   return matmul(p, v);
 }
 
-export type CausalSelfAttentionOpts = Pick<AttentionConfig, 'dModel' | 'nHeads'> & Partial<AttentionConfig>;
+export type CausalSelfAttentionOpts = Pick<AttentionConfig, 'dModel' | 'nHeads'> & Partial<AttentionConfig> & {
+  /**
+   * Run the attention itself as one op, `fusedAttention`, whenever it computes the same thing (default
+   * true): no KV cache and no attention dropout in play (eval mode, or dropout 0). Otherwise, or with false,
+   * the composition of ops below (`causalAttention` between `splitHeads` and `mergeHeads`).
+   */
+  fused?: boolean;
+};
 
 /**
  * Causal multi-head self-attention with RoPE (default) or without positions ('learned': the LM adds them).
@@ -146,6 +153,7 @@ export class CausalSelfAttention extends Module implements AttentionModule {
   readonly rope: boolean;
   readonly ropeBase: number;
   readonly dropoutP: number;
+  readonly fused: boolean;
   private readonly dropoutGen: Generator;
 
   constructor(cfg: CausalSelfAttentionOpts) {
@@ -161,6 +169,7 @@ export class CausalSelfAttention extends Module implements AttentionModule {
     this.ropeBase = cfg.ropeBase ?? 10000;
     this.dropoutP = cfg.dropout ?? 0;
     this.dropoutGen = cfg.dropoutGenerator ?? globalGenerator;
+    this.fused = cfg.fused ?? true;
     const lin = { bias: cfg.bias ?? true, generator: cfg.generator };
     this.q = this.child('q', new Linear(d, d, lin));
     this.k = this.child('k', new Linear(d, d, lin));
@@ -170,6 +179,16 @@ export class CausalSelfAttention extends Module implements AttentionModule {
 
   forward(x: Tensor, opts: AttentionForwardOpts = {}): Tensor {
     const cache = opts.cache;
+    if (this.fused && !cache && !(this.dropoutP > 0 && this.training)) {
+      // the same attention as below in one op, heads left side by side (no split/merge copies)
+      let q = this.q.forward(x);
+      let k = this.k.forward(x);
+      if (this.rope) {
+        q = applyRopeHeads(q, this.nHeads, 0, { base: this.ropeBase });
+        k = applyRopeHeads(k, this.nHeads, 0, { base: this.ropeBase });
+      }
+      return this.proj.forward(fusedAttention(q, k, this.v.forward(x), { heads: this.nHeads }));
+    }
     const offset = cache ? cache.length : 0;
     let q = splitHeads(this.q.forward(x), this.nHeads);
     let k = splitHeads(this.k.forward(x), this.nHeads);

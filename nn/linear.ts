@@ -1,10 +1,10 @@
 /**
- * Linear: y = x W^T + b, with W stored [out, in] as in PyTorch. Inputs [..., in] are flattened to 2-D for
- * one matmul (W is read transposed through strides, never copied) and reshaped back to [..., out].
+ * Linear: y = x W^T + b, with W stored [out, in] as in PyTorch: the op `linear` (ops/matmul.ts), one matmul
+ * kernel call with the bias added in the same pass (W is read transposed through strides, never copied).
  */
 import { shapeStr } from '../core/shape.js';
 import type { Tensor } from '../core/tensor.js';
-import { matmul } from '../ops/index.js';
+import { linear } from '../ops/index.js';
 import * as init from './init.js';
 import { Module } from './module.js';
 
@@ -34,12 +34,9 @@ export class Linear extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const lead = x.shape.slice(0, -1);
     if (x.ndim === 0 || x.shape[x.ndim - 1] !== this.inFeatures) {
       throw new Error(`Linear(${this.inFeatures} -> ${this.outFeatures}): input ${shapeStr(x.shape)} must end in ${this.inFeatures}`);
     }
-    let y = matmul(x.reshape([-1, this.inFeatures]), this.weight, { transB: true });
-    if (this.bias) y = y.add(this.bias);
-    return y.reshape([...lead, this.outFeatures]);
+    return linear(x, this.weight, this.bias);
   }
 }

@@ -96,3 +96,20 @@ export function applyRope(x: Tensor, positions: number | readonly number[], opts
   const { cos, sin } = angleTables(pos, d, base, x.device, key);
   return x.mul(cos).add(matmul(x, rotateHalfMatrix(d, x.device)).mul(sin));
 }
+
+/**
+ * RoPE on heads side by side: x [B, T, H * d] (as a q or k projection makes it) rotated per head, at
+ * positions offset, offset+1, ... The same rotation as `applyRope` on `splitHeads(x, H)`, without moving
+ * the heads apart (the tables broadcast over the head axis). Used before `fusedAttention`.
+ */
+export function applyRopeHeads(x: Tensor, heads: number, offset: number, opts: RopeOpts = {}): Tensor {
+  const [B, T, HD] = x.shape;
+  if (x.ndim !== 3 || HD % heads !== 0) throw new Error(`applyRopeHeads: x must be [B, T, H * d] with ${heads} heads, got ${shapeStr(x.shape)}`);
+  if (!Number.isInteger(offset) || offset < 0) throw new Error(`applyRopeHeads: offset must be a non-negative integer, got ${offset}`);
+  const d = HD / heads;
+  const { cos, sin } = angleTables(Array.from({ length: T }, (_, t) => offset + t), d, opts.base ?? 10000, x.device, `${offset}+${T}`);
+  const xh = x.reshape([B, T, heads, d]);
+  const [c, s] = [cos.reshape([T, 1, d]), sin.reshape([T, 1, d])];
+  return xh.mul(c).add(matmul(xh, rotateHalfMatrix(d, x.device)).mul(s)).reshape([B, T, HD]);
+}
+

@@ -7,7 +7,7 @@ export { abs, cos, exp, gelu, log, neg, powScalar, reciprocal, relu, rsqrt, sigm
 export { add, atan2, binaryOp, div, maximum, minimum, mul, powTensor, sub } from './binary.js';
 export { eq, ge, gt, le, lt, ne, where } from './compare.js';
 export { logsumexp, max, mean, min, reduceRows, sum, variance } from './reduce.js';
-export { matmul, type MatmulOpts } from './matmul.js';
+export { linear, matmul, type MatmulOpts } from './matmul.js';
 export { fusedAttention, type FusedAttentionOpts } from './attention.js';
 export { cat, expand, flatten, narrow, pad, permute, reshape, split, squeeze, stridedView, transpose, unsqueeze } from './shape.js';
 export { embedding, gather, indexAdd, indexSelect, oneHot, scatterAdd } from './indexing.js';

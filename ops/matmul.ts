@@ -21,13 +21,14 @@ import { Tensor } from '../core/tensor.js';
 import { broadcastRaw } from './shape.js';
 
 /**
- * One thread per output element C[bat, i, j] = sum over k of A[bat, i, k] B[bat, k, j], for op(A) of M x K
- * and op(B) of K x N. Each operand is read through strides (per batch, per row or k, per k or column), so
- * transposed and broadcast operands cost nothing. Device overrides take exactly these arguments.
+ * One thread per output element C[bat, i, j] = bias[j] (when hasBias is 1) + sum over k of A[bat, i, k]
+ * B[bat, k, j], for op(A) of M x K and op(B) of K x N. Each operand is read through strides (per batch, per
+ * row or k, per k or column), so transposed and broadcast operands cost nothing. The bias is `linear`'s:
+ * added in the same pass instead of by a second kernel. Device overrides take exactly these arguments.
  */
 function matmulStrided(
-  this: KernelThis, a: Float32Array, b: Float32Array, M: number, N: number, K: number,
-  sAb: number, sAi: number, sAk: number, sBb: number, sBk: number, sBj: number,
+  this: KernelThis, a: Float32Array, b: Float32Array, bias: Float32Array, M: number, N: number, K: number,
+  sAb: number, sAi: number, sAk: number, sBb: number, sBk: number, sBj: number, hasBias: number,
 ): number {
   const t = this.thread.x;
   const bat = Math.floor(t / (M * N));
@@ -37,6 +38,7 @@ function matmulStrided(
   let ia = bat * sAb + i * sAi;
   let ib = bat * sBb + j * sBj;
   let s = 0;
+  if (hasBias > 0) s = bias[j];
   for (let k = 0; k < K; k++) {
     s += a[ia] * b[ib];
     ia += sAk;
@@ -45,6 +47,8 @@ function matmulStrided(
   return s;
 }
 const matmulKernel = kernel(matmulStrided);
+/** The bias argument of a plain product (never read: hasBias is 0). */
+const NO_BIAS = Float32Array.of(0);
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -66,8 +70,30 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOpts = {}): Tensor {
   return matmulMatrices(a, b, opts.transA ?? false, opts.transB ?? false);
 }
 
-/** op(a) op(b) over the last two dims of operands with at least 2 dims; batch dims broadcast. */
-function matmulMatrices(a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tensor {
+/**
+ * Linear map as torch.nn.functional.linear: x W^T + bias for x [..., in], weight [out, in], bias [out] or
+ * null -> [..., out]. One kernel call: the bias is added by the matmul kernel itself; its gradient is the
+ * sum of g over the rows.
+ * @example
+ * const y = linear(x, w, b); // x [B, T, 64], w [256, 64], b [256] -> [B, T, 256]
+ */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  if (!(x instanceof Tensor) || !(weight instanceof Tensor)) throw new Error('linear: x and weight must be Tensors');
+  const [out, inF] = weight.shape;
+  if (weight.ndim !== 2 || x.ndim === 0 || x.shape[x.ndim - 1] !== inF) {
+    throw new Error(`linear: need x [..., in] and weight [out, in], got x ${shapeStr(x.shape)} and weight ${shapeStr(weight.shape)}`);
+  }
+  if (bias && (!(bias instanceof Tensor) || bias.ndim !== 1 || bias.shape[0] !== out)) {
+    throw new Error(`linear: bias must be a [${out}] tensor for weight ${shapeStr(weight.shape)}, got ${bias instanceof Tensor ? shapeStr(bias.shape) : typeof bias}`);
+  }
+  if (bias && bias.device !== x.device) throw new Error(`linear: bias is on ${bias.device.name}, x on ${x.device.name}; move one with .to()`);
+  const lead = x.shape.slice(0, -1);
+  const y = matmulMatrices(x.reshape([-1, inF]), weight, false, true, bias);
+  return y.reshape([...lead, out]);
+}
+
+/** op(a) op(b) (+ bias over the last dim) over the last two dims of operands with at least 2 dims; batch dims broadcast. */
+function matmulMatrices(a: Tensor, b: Tensor, tA: boolean, tB: boolean, bias: Tensor | null = null): Tensor {
   const [ar, ac] = a.shape.slice(-2);
   const [br, bc] = b.shape.slice(-2);
   const [M, Ka] = tA ? [ac, ar] : [ar, ac];
@@ -89,8 +115,9 @@ function matmulMatrices(a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tensor 
   const B = prep(b, br, bc);
   const [sAi, sAk] = tA ? [1, ac] : [ac, 1];
   const [sBk, sBj] = tB ? [1, bc] : [bc, 1];
-  const data = a.run(matmulKernel, nb * M * N, [A.t, B.t, M, N, Ka, A.stride, sAi, sAk, B.stride, sBk, sBj]);
+  const data = a.run(matmulKernel, nb * M * N, [A.t, B.t, bias ?? NO_BIAS, M, N, Ka, A.stride, sAi, sAk, B.stride, sBk, sBj, bias ? 1 : 0]);
   const y = new Tensor(data, [...batch, M, N], a.device);
+  if (bias) return record(y, 'linear', [a, b, bias], (g) => [...backward(g, a, b, tA, tB), g]); // the engine sums g to [N]
   return record(y, 'matmul', [a, b], (g) => backward(g, a, b, tA, tB));
 }
 

@@ -258,7 +258,7 @@ describe('wasm gemm: big products split between two threads', () => {
     return { ref, abs };
   }
 
-  it('a product past GEMM_WORKER_MIN_MACS is bitwise the one-thread product, within float32 rounding of float64', async () => {
+  it('a product past GEMM_WORKER_MIN_MACS (with and without a bias) is bitwise the one-thread product, within float32 rounding of float64', async () => {
     const g = new WasmGemm({ shared: true });
     try {
       const threaded = await g.startWorker();
@@ -273,12 +273,15 @@ describe('wasm gemm: big products split between two threads', () => {
         const b = Float32Array.from({ length: K * N }, () => gen.normal());
         const A = tA ? { data: a, sb: 0, si: 1, sk: M } : { data: a, sb: 0, si: K, sk: 1 };
         const B = { data: b, sb: 0, si: N, sk: 1 };
-        const two = g.run(A, B, 1, M, N, K);
+        // with the transposed A, also linear's bias (added by the micro-kernel on both threads)
+        const bias = tA ? Float32Array.from({ length: N }, () => gen.normal()) : null;
+        const two = g.run(A, B, 1, M, N, K, bias);
         const prev = setGemmWorker(false);
-        const one = g.run(A, B, 1, M, N, K);
+        const one = g.run(A, B, 1, M, N, K, bias);
         setGemmWorker(prev);
         expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
         const { ref, abs } = reference(a, b, M, N, K, tA);
+        if (bias) for (let i = 0; i < M * N; i++) (ref[i] += bias[i % N]), (abs[i] += Math.abs(bias[i % N]));
         for (let i = 0; i < M * N; i++) {
           if (!(Math.abs(two[i] - ref[i]) <= (K + 4) * U * abs[i])) throw new Error(`element ${i}: ${two[i]} vs ${ref[i]} (tA ${tA})`);
         }

@@ -213,6 +213,18 @@ export const opTable: OpEntry[] = [
     },
   },
   {
+    name: 'linear',
+    sample: (r) => {
+      const [inF, out] = [r.int(1, 5), r.int(1, 5)];
+      const withBias = r.g.random() < 0.7;
+      const lead = r.shape(1, 2);
+      return {
+        inputs: [r.floats([...lead, inF]), r.floats([out, inF]), ...(withBias ? [r.floats([out])] : [])],
+        call: ([x, w, b]) => ops.linear(x, w, b ?? null),
+      };
+    },
+  },
+  {
     name: 'matmul (vectors)',
     sample: (r) => {
       const K = r.int(1, 5);

@@ -93,28 +93,31 @@ const THREADS_MIN_FLOPS = 2 * 256 ** 3;
 
 /** `matmulStrided`'s arguments in, its n outputs out; null where the f32 indices would not be exact. */
 function runRows4(dev: Device, n: number, args: KernelArg[]): Data | Promise<Data> | null {
-  const [a, b, M, N, K, sAb, sAi, sAk, sBb, sBk, sBj] = args as [Data, Data, ...number[]];
+  const [a, b, bias, M, N, K, sAb, sAi, sAk, sBb, sBk, sBj, hasBias] = args as [Data, Data, Data, ...number[]];
   if (n === 0 || K === 0 || typeof a === 'number' || typeof b === 'number') return null;
+  const addBias = hasBias ? bias : null;
   const batches = n / (M * N);
   const rowBlocks = Math.ceil(M / 4);
   if (Math.max(a.length, b.length, batches * rowBlocks * N * 4) > MAX_EXACT_INDEX) return null;
   const threads = 2 * n * K >= THREADS_MIN_FLOPS;
   const out = dev.runGrid(matmulRows4Spec, [N, rowBlocks, batches], [a, b, M, K, sAb, sAi, sAk, sBb, sBk, sBj, sAk], { threads });
-  return out instanceof Promise ? out.then((o) => gatherRows(dev, o, batches, M, N)) : gatherRows(dev, out, batches, M, N);
+  return out instanceof Promise ? out.then((o) => gatherRows(dev, o, batches, M, N, addBias)) : gatherRows(dev, out, batches, M, N, addBias);
 }
 
 /**
  * `matmulRows4`'s output holds, per batch, row block y and column j, the 4 rows 4y..4y+3 side by side:
- * out[((bat * rowBlocks + y) * N + j) * 4 + r]. Put them back in row-major order (O(M N), next to O(M N K)).
+ * out[((bat * rowBlocks + y) * N + j) * 4 + r]. Put them back in row-major order (O(M N), next to O(M N K)),
+ * adding `linear`'s bias on the way (bias[j] + the sum, the order of matmulStrided).
  */
-function gatherRows(dev: Device, out: Data, batches: number, M: number, N: number): Data {
+function gatherRows(dev: Device, out: Data, batches: number, M: number, N: number, bias: Data | null): Data {
   const rowBlocks = Math.ceil(M / 4);
   const c = dev.alloc(batches * M * N);
   for (let bat = 0; bat < batches; bat++) {
     for (let i = 0; i < M; i++) {
       const src = ((bat * rowBlocks + (i >> 2)) * N) * 4 + (i & 3);
       const dst = (bat * M + i) * N;
-      for (let j = 0; j < N; j++) c[dst + j] = out[src + 4 * j];
+      if (bias) for (let j = 0; j < N; j++) c[dst + j] = bias[j] + out[src + 4 * j];
+      else for (let j = 0; j < N; j++) c[dst + j] = out[src + 4 * j];
     }
   }
   return c;

@@ -10,14 +10,14 @@ import { registerOverride } from '../overrides.js';
 import { wasmGemm } from './wasm/gemm.js';
 
 /**
- * matmulStrided(a, b, M, N, K, sAb, sAi, sAk, sBb, sBk, sBj) computes C[bat, i, j] = sum_k
- * a[bat sAb + i sAi + k sAk] b[bat sBb + k sBk + j sBj] for n = batches * M * N outputs.
+ * matmulStrided(a, b, bias, M, N, K, sAb, sAi, sAk, sBb, sBk, sBj, hasBias) computes C[bat, i, j] =
+ * [bias[j]] + sum_k a[bat sAb + i sAi + k sAk] b[bat sBb + k sBk + j sBj] for n = batches * M * N outputs.
  */
 function runGemm(n: number, args: KernelArg[]): Float32Array | null {
-  const [a, b, M, N, K, sAb, sAi, sAk, sBb, sBk, sBj] = args as [Float32Array, Float32Array, ...number[]];
+  const [a, b, bias, M, N, K, sAb, sAi, sAk, sBb, sBk, sBj, hasBias] = args as [Float32Array, Float32Array, Float32Array, ...number[]];
   if (n === 0 || !(a instanceof Float32Array) || !(b instanceof Float32Array)) return null;
   const batches = n / (M * N);
-  return wasmGemm().run({ data: a, sb: sAb, si: sAi, sk: sAk }, { data: b, sb: sBb, si: sBk, sk: sBj }, batches, M, N, K);
+  return wasmGemm().run({ data: a, sb: sAb, si: sAi, sk: sAk }, { data: b, sb: sBb, si: sBk, sk: sBj }, batches, M, N, K, hasBias ? bias : null);
 }
 
 registerOverride({

@@ -41,12 +41,13 @@ const TILE = 32;
 const SMALL_TRANSPOSE = 1 << 20;
 
 /**
- * gemm(A, B, C, MB, NP, Kp, lda): C[Mp][Np] = A[Mp][Kp] B[Kp][Np] (byte pointers; A row-major with rows
- * lda bytes apart, B packed in panels); MB = Mp / 4 row blocks, NP = Np / 8 panels, Kp a multiple of UNROLL.
+ * gemm(A, B, C, MB, NP, Kp, lda, bias): C[Mp][Np] = A[Mp][Kp] B[Kp][Np] + bias[Np] on every row (byte
+ * pointers; A row-major with rows lda bytes apart, B packed in panels, bias zeros for a plain product);
+ * MB = Mp / 4 row blocks, NP = Np / 8 panels, Kp a multiple of UNROLL.
  */
 function gemmFunction(): FuncBuilder {
-  const f = new FuncBuilder(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
-  const [A, B, C, MB, NP, Kp, lda] = [0, 1, 2, 3, 4, 5, 6];
+  const f = new FuncBuilder(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
+  const [A, B, C, MB, NP, Kp, lda, bias] = [0, 1, 2, 3, 4, 5, 6, 7];
   const bPanel = f.local('i32');
   const bEnd = f.local('i32');
   const cCol = f.local('i32');
@@ -77,7 +78,11 @@ function gemmFunction(): FuncBuilder {
       // for each block of 4 rows: pointers to the rows, k-end of the first
       f.localGet(rb).localGet(MB).op(OP.i32GeU, OP.brIf, 1);
       for (let r = 0; r < 4; r++) f.localGet(rowA).localGet(lda).i32Const(r).op(OP.i32Mul).op(OP.i32Add).localSet(pa[r]);
-      for (const r of acc) f.v128Zero().localSet(r);
+      // the accumulators start from the panel's 8 bias values (the same for the 4 rows)
+      for (let r = 0; r < 4; r++) {
+        f.localGet(bias).v128Load(0).localSet(acc[2 * r]);
+        f.localGet(bias).v128Load(16).localSet(acc[2 * r + 1]);
+      }
       f.localGet(bPanel).localSet(pb);
       f.localGet(rowA).localGet(Kp).i32Const(4).op(OP.i32Mul).op(OP.i32Add).localSet(kEnd);
       f.blockLoop(() => {
@@ -108,6 +113,7 @@ function gemmFunction(): FuncBuilder {
     });
     f.localGet(bPanel).localGet(Kp).i32Const(32).op(OP.i32Mul).op(OP.i32Add).localSet(bPanel);
     f.i32AddTo(cCol, 32);
+    f.i32AddTo(bias, 32);
     f.op(OP.br, 0);
   });
   return f;
@@ -144,8 +150,8 @@ export const GEMM_WORKER_MIN_MACS = 2 ** 25;
 const SHARED_MAX_PAGES = 65536;
 
 // The worker: instantiates the same module over the same shared memory, then runs one gemm per request.
-// Control block (Int32Array): [0] request count, [1] answered count, [2..8] gemm's arguments, [9] error
-// flag, [10] 1 once the worker is ready, [11] length of the error message written to the message bytes.
+// Control block (Int32Array): [0] request count, [1] answered count, [2..9] gemm's arguments, [10] error
+// flag, [11] 1 once the worker is ready, [12] length of the error message written to the message bytes.
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, control, message } = workerData;
@@ -153,19 +159,19 @@ const gemm = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm;
 const c = new Int32Array(control);
 const text = new Uint8Array(message);
 let seen = 0;
-Atomics.store(c, 10, 1);
+Atomics.store(c, 11, 1);
 for (;;) {
   Atomics.wait(c, 0, seen);
   seen = Atomics.load(c, 0);
   if (c[2] < 0) break;
   try {
-    gemm(c[2], c[3], c[4], c[5], c[6], c[7], c[8]);
-    c[9] = 0;
+    gemm(c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]);
+    c[10] = 0;
   } catch (e) {
     const bytes = new TextEncoder().encode(String((e && e.message) || e)).slice(0, text.length);
     text.set(bytes);
-    c[11] = bytes.length;
-    c[9] = 1;
+    c[12] = bytes.length;
+    c[10] = 1;
   }
   Atomics.store(c, 1, seen);
   Atomics.notify(c, 1);
@@ -189,13 +195,13 @@ class GemmWorker {
 
   /** True once the worker has instantiated the module (until then, products run on one thread). */
   get ready(): boolean {
-    return Atomics.load(this.control, 10) === 1;
+    return Atomics.load(this.control, 11) === 1;
   }
 
   /** Start gemm(args) on the worker; `wait()` blocks until it is done. */
   start(args: number[]): void {
     const c = this.control;
-    for (let i = 0; i < 7; i++) c[2 + i] = args[i];
+    for (let i = 0; i < 8; i++) c[2 + i] = args[i];
     this.requests++;
     Atomics.store(c, 0, this.requests);
     Atomics.notify(c, 0);
@@ -210,8 +216,8 @@ class GemmWorker {
       if (Date.now() > deadline) throw new Error('matmul (wasm): the gemm worker thread did not answer within 120 s; call setGemmWorker(false) to run on one thread');
       Atomics.wait(c, 1, done, 1000);
     }
-    if (c[9] !== 0) {
-      const why = new TextDecoder().decode(this.message.slice(0, c[11]));
+    if (c[10] !== 0) {
+      const why = new TextDecoder().decode(this.message.slice(0, c[12]));
       throw new Error(`matmul (wasm): the gemm worker thread failed: ${why}; call setGemmWorker(false) to run on one thread`);
     }
   }
@@ -251,7 +257,7 @@ export function setGemmWorker(on: boolean, opts: { minMacs?: number } = {}): boo
 export class WasmGemm {
   private readonly memory: WebAssembly.Memory;
   private f32: Float32Array;
-  private readonly gemm: (A: number, B: number, C: number, MB: number, NP: number, Kp: number, lda: number) => void;
+  private readonly gemm: (A: number, B: number, C: number, MB: number, NP: number, Kp: number, lda: number, bias: number) => void;
   private readonly module: WebAssembly.Module;
   private worker: GemmWorker | null | undefined; // undefined: not started yet; null: unavailable
 
@@ -308,12 +314,18 @@ export class WasmGemm {
   }
 
   /**
-   * out[bat, i, j] = sum_k A(bat, i, k) B(bat, k, j) for bat < nb, i < M, j < N, k < K, written row-major
-   * into a new Float32Array(nb * M * N). A batch that shares B (b.sb = 0) is computed as one tall product.
+   * out[bat, i, j] = sum_k A(bat, i, k) B(bat, k, j) (+ bias[j] when given) for bat < nb, i < M, j < N,
+   * k < K, written row-major into a kernel output array (core/pool.ts). A batch that shares B (b.sb = 0)
+   * is computed as one tall product.
    */
-  run(a: Strided, b: Strided, nb: number, M: number, N: number, K: number): Float32Array {
+  run(a: Strided, b: Strided, nb: number, M: number, N: number, K: number, bias: ArrayLike<number> | null = null): Float32Array {
     const out = outputArray(nb * M * N);
-    if (out.length === 0 || K === 0) return out.fill(0); // an empty sum is 0
+    if (out.length === 0) return out;
+    if (K === 0) {
+      // an empty sum is 0
+      for (let r = 0; r < nb * M; r++) for (let j = 0; j < N; j++) out[r * N + j] = bias ? bias[j] : 0;
+      return out;
+    }
     const products = b.sb === 0 ? [{ bat: 0, rows: nb * M, at: 0 }] : Array.from({ length: nb }, (_, bat) => ({ bat, rows: M, at: bat * M * N }));
     const Mp = roundUp(products[0].rows, 4);
     const Np = roundUp(N, 8);
@@ -322,8 +334,15 @@ export class WasmGemm {
     // read together do not fall into the same L1 cache sets (measured: 1024^3 ran at 17 instead of 25 GFLOP/s)
     const lda = Kp % 256 === 0 ? Kp + 4 : Kp;
     const size = Mp * lda + Np * Kp + Mp * Np;
-    this.ensure(products.length * size);
-    const regions: Region[] = products.map((p, i) => ({ ...p, aOff: i * size, bOff: i * size + Mp * lda, cOff: i * size + Mp * lda + Np * Kp }));
+    // the bias row (zeros for a plain product) first, at byte 0 (gemm's last argument), then each
+    // product's A, B and C
+    this.ensure(Np + products.length * size);
+    const m0 = this.f32;
+    if (bias) {
+      for (let j = 0; j < N; j++) m0[j] = bias[j];
+      m0.fill(0, N, Np);
+    } else m0.fill(0, 0, Np);
+    const regions: Region[] = products.map((p, i) => ({ ...p, aOff: Np + i * size, bOff: Np + i * size + Mp * lda, cOff: Np + i * size + Mp * lda + Np * Kp }));
     for (const r of regions) {
       this.packA(a, r, M, K, lda, Mp);
       this.packB(b, r, N, K, Kp, Np);
@@ -334,13 +353,13 @@ export class WasmGemm {
       if (worker) {
         // the worker takes row blocks [half, MB), this thread [0, half)
         const half = MB >> 1;
-        worker.start([(r.aOff + half * 4 * lda) * 4, r.bOff * 4, (r.cOff + half * 4 * Np) * 4, MB - half, Np / 8, Kp, lda * 4]);
+        worker.start([(r.aOff + half * 4 * lda) * 4, r.bOff * 4, (r.cOff + half * 4 * Np) * 4, MB - half, Np / 8, Kp, lda * 4, 0]);
         try {
-          this.gemm(r.aOff * 4, r.bOff * 4, r.cOff * 4, half, Np / 8, Kp, lda * 4);
+          this.gemm(r.aOff * 4, r.bOff * 4, r.cOff * 4, half, Np / 8, Kp, lda * 4, 0);
         } finally {
           worker.wait();
         }
-      } else this.gemm(r.aOff * 4, r.bOff * 4, r.cOff * 4, MB, Np / 8, Kp, lda * 4);
+      } else this.gemm(r.aOff * 4, r.bOff * 4, r.cOff * 4, MB, Np / 8, Kp, lda * 4, 0);
     }
     const m = this.f32;
     for (const r of regions) {

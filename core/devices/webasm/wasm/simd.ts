@@ -24,7 +24,7 @@ import { FuncBuilder, growFor, moduleBytes, OP } from './builder.js';
 
 
 // SIMD opcodes used here beyond the builder's shared table (WebAssembly SIMD spec numbering)
-const V = {
+export const V = {
   i32x4Splat: 0x11,
   f32x4Splat: 0x13,
   f32x4Nearest: 0x6a,
@@ -49,13 +49,13 @@ const LN2_LO = -2.12194440e-4;
 /** Cephes expf: exp(r) ~ 1 + r + r^2 (P0 + P1 r + ... + P5 r^5) for |r| <= ln 2 / 2. */
 const P = [5.0000001201e-1, 1.6666665459e-1, 4.1665795894e-2, 8.3334519073e-3, 1.3981999507e-3, 1.9875691500e-4];
 
-function f32Splat(f: FuncBuilder, v: number): FuncBuilder {
+export function f32Splat(f: FuncBuilder, v: number): FuncBuilder {
   f.op(F32_CONST, ...new Uint8Array(Float32Array.of(v).buffer));
   return f.simd(V.f32x4Splat);
 }
 
 /** Replace the f32x4 in local `x` by exp(x), using the v128 locals in `t` as scratch. */
-function expInPlace(f: FuncBuilder, x: number, t: { n: number; r: number; p: number }): void {
+export function expInPlace(f: FuncBuilder, x: number, t: { n: number; r: number; p: number }): void {
   // x = min(max(x, -104), 89)
   f.localGet(x);
   f32Splat(f, -104).simd(V.f32x4Max);
