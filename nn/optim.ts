@@ -1,10 +1,20 @@
 /**
  * Optimizers (SGD with momentum, AdamW) and global gradient-norm clipping, with torch.optim's update rules.
  *
- * A step computes each parameter's new value (SGD: tensor ops; AdamW: three fused kernels) under noGrad,
- * then swaps it into the parameter's storage (`p._data = next._data`): the Tensor object stays the same, so
- * modules keep their links. Optimizer state (moments, step counts) is kept per parameter under its name
- * (or index), so `stateDict()` / `loadStateDict()` resume a run exactly.
+ * A step computes each parameter's new value (SGD: tensor ops; AdamW: one kernel over all parameters at
+ * once, see below) under noGrad, then swaps it into the parameter's storage (`p._data = next._data`): the
+ * Tensor object stays the same, so modules keep their links. Optimizer state (moments, step counts) is kept
+ * per parameter under its name (or index), so `stateDict()` / `loadStateDict()` resume a run exactly.
+ *
+ * Flat AdamW: when every parameter has a gradient and the same step count (every training step but odd
+ * ones), AdamW updates all parameters and both moments in ONE kernel call over a flat buffer
+ * [p | m | v] of 3N values (N = all parameters' values together). Parameters and moments are then views
+ * of that buffer, which is the next step's input as it is (checked each step: a parameter or moment that
+ * was replaced since, by loadStateDict or by hand, makes the step gather the buffer anew). Gradients are
+ * gathered into one flat array (no copy when clipGradNorm left them as views of one already). Otherwise,
+ * three kernels per parameter (the same arithmetic, bitwise the same results: spec/optim.spec.ts).
+ * clipGradNorm likewise measures and scales all gradients as one flat tensor (a handful of kernel calls
+ * instead of ~4 per parameter).
  *
  * @example
  * const opt = new AdamW(model.namedParameters(), { lr: 3e-4, weightDecay: 0.1 });
@@ -14,9 +24,10 @@
  * opt.zeroGrad();
  */
 import { noGrad } from '../core/autograd.js';
+import type { Data } from '../core/device.js';
 import { kernel, type KernelThis } from '../core/kernel.js';
 import { shapeStr } from '../core/shape.js';
-import { Tensor } from '../core/tensor.js';
+import { runKernel, Tensor } from '../core/tensor.js';
 
 export type NamedParams = [string, Tensor][];
 /** A set of parameters with its own weight decay (e.g. none for biases and norms). */
@@ -185,6 +196,12 @@ export interface AdamWOpts {
   eps?: number;
   /** Decoupled weight decay: p *= 1 - lr wd before the Adam step (default 0.01, as PyTorch). */
   weightDecay?: number;
+  /**
+   * Update every parameter in one kernel call over a flat [p | m | v] buffer when all have gradients and
+   * step counts alike (default true, as PyTorch's `fused`); false: three kernels per parameter. The two
+   * give bitwise the same values.
+   */
+  fused?: boolean;
 }
 
 /**
@@ -196,13 +213,76 @@ export interface AdamWOpts {
 export class AdamW extends Optimizer {
   readonly betas: [number, number];
   readonly eps: number;
+  readonly fused: boolean;
   constructor(params: ParamsInput, opts: AdamWOpts = {}) {
     super('AdamW', params, opts.lr ?? 1e-3, opts.weightDecay ?? 0.01);
+    this.fused = opts.fused ?? true;
     this.betas = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
     const [b1, b2] = this.betas;
     if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw new Error(`AdamW: betas must be in [0, 1), got [${b1}, ${b2}]`);
   }
+  /** One kernel for every parameter when they all have gradients and step counts alike; else per parameter. */
+  override step(): void {
+    const first = this.entries[0];
+    const steps = this.state.get(first.key)?.step ?? 0;
+    const flat = this.fused && this.entries.every((e) => e.p.grad && e.p.device === first.p.device && (this.state.get(e.key)?.step ?? 0) === steps);
+    if (!flat) return super.step();
+    this.stepCount++;
+    noGrad(() => this.flatStep(steps + 1));
+  }
+
+  private flatBuffer: { pmv: Data | Promise<Data>; views: unknown[]; bounds: Tensor; decays: number[] } | null = null;
+
+  private flatStep(t: number): void {
+    const es = this.entries;
+    const dev = es[0].p.device;
+    const sizes = es.map((e) => e.p.numel);
+    const N = sizes.reduce((a, b) => a + b, 0);
+    const [b1, b2] = this.betas;
+    for (const e of es) {
+      let st = this.state.get(e.key);
+      if (!st) this.state.set(e.key, (st = { step: 0, slots: {} }));
+      st.step = t;
+    }
+    // [p | m | v]: last step's output when nothing was replaced since, else gathered anew
+    const slots = es.map((e) => this.state.get(e.key)!.slots);
+    const now = [...es.map((e) => e.p._data), ...slots.map((s) => s.expAvg?._data), ...slots.map((s) => s.expAvgSq?._data)];
+    let fb = this.flatBuffer;
+    if (!fb || fb.views.length !== now.length || fb.views.some((v, i) => v !== now[i])) {
+      const zeros = (e: Entry) => e.p.full([e.p.numel], 0);
+      const parts = [...es.map((e) => e.p), ...slots.map((s, i) => s.expAvg ?? zeros(es[i])), ...slots.map((s, i) => s.expAvgSq ?? zeros(es[i]))];
+      // runs of parameters with the same weight decay (each group's parameters lie together): where each ends
+      const ends: number[] = [];
+      const decays: number[] = [];
+      let at = 0;
+      es.forEach((e, i) => {
+        at += sizes[i];
+        if (decays.length && decays[decays.length - 1] === e.weightDecay) ends[ends.length - 1] = at;
+        else (ends.push(at), decays.push(e.weightDecay));
+      });
+      fb = { pmv: concatData(parts), views: [], bounds: Tensor.fromValues(ends, [ends.length], dev), decays };
+    }
+    const g = flatGrads(es.map((e) => e.p.grad!));
+    const bc1 = 1 - Math.pow(b1, t);
+    const bc2 = 1 - Math.pow(b2, t);
+    const decay = Tensor.fromValues(fb.decays.map((wd) => (wd ? 1 - this.lr * wd : 1)), [fb.decays.length], dev);
+    const args = [new Tensor(fb.pmv, [3 * N], dev), new Tensor(g, [N], dev), fb.bounds, decay, fb.decays.length];
+    const out = runKernel(dev, adamFlatKernel, 3 * N, [...args, N, b1, b2, this.lr / bc1, Math.sqrt(bc2), this.eps]);
+    const views: unknown[] = [];
+    const at = (k: number, e: number) => k * N + sizes.slice(0, e).reduce((a, b) => a + b, 0);
+    for (let k = 0; k < 3; k++) {
+      es.forEach((e, i) => {
+        const from = at(k, i);
+        const d = viewData(out, from, sizes[i]);
+        views.push(d);
+        if (k === 0) e.p._data = d;
+        else slots[i][k === 1 ? 'expAvg' : 'expAvgSq'] = new Tensor(d, e.p.shape, dev);
+      });
+    }
+    this.flatBuffer = { ...fb, pmv: out, views };
+  }
+
   protected update(p: Tensor, g: Tensor, st: ParamState, wd: number): Tensor {
     const [b1, b2] = this.betas;
     const { expAvg, expAvgSq } = st.slots;
@@ -231,6 +311,29 @@ function adamStep(
 ): number {
   return p[this.thread.x] * decay - (m[this.thread.x] / (Math.sqrt(v[this.thread.x]) / sqrtBc2 + eps)) * stepSize;
 }
+// All parameters at once over [p | m | v] (3N values) and the flat gradient g (N): thread t < N gives p,
+// t < 2N gives m, else v, each from the same m and v arithmetic as above. Values before bounds[0] decay by
+// decay[0] (1 - lr wd, computed in float64 per run of parameters with the same wd), then up to bounds[1]
+// by decay[1], and so on for the G runs.
+function adamFlat(
+  this: KernelThis, pmv: Float32Array, g: Float32Array, bounds: Float32Array, decay: Float32Array, G: number,
+  N: number, b1: number, b2: number, stepSize: number, sqrtBc2: number, eps: number,
+): number {
+  const t = this.thread.x;
+  const part = Math.floor(t / N);
+  const i = t - part * N;
+  const gi = g[i];
+  const m = pmv[N + i] * b1 + gi * (1 - b1);
+  const v = pmv[2 * N + i] * b2 + gi * gi * (1 - b2);
+  if (part === 1) return m;
+  if (part === 2) return v;
+  let d = decay[0];
+  for (let k = 1; k < G; k++) {
+    if (i >= bounds[k - 1]) d = decay[k];
+  }
+  return pmv[i] * d - (m / (Math.sqrt(v) / sqrtBc2 + eps)) * stepSize;
+}
+const adamFlatKernel = kernel(adamFlat);
 const adamMomentKernel = kernel(adamMoment);
 const adamSquareKernel = kernel(adamSquare);
 const adamStepKernel = kernel(adamStep);
@@ -251,14 +354,66 @@ export function clipGradNorm(params: Tensor[] | NamedParams, maxNorm: number): T
     return ps[0].scalar(0);
   }
   return noGrad(() => {
-    let sq: Tensor | null = null;
-    for (const p of withGrad) {
-      const s = p.grad!.square().sum();
-      sq = sq ? sq.add(s) : s;
-    }
-    const total = sq!.sqrt();
+    // every gradient as one flat tensor: its norm, then all of them scaled in one kernel
+    const dev = withGrad[0].device;
+    if (withGrad.some((p) => p.device !== dev)) throw new Error(`clipGradNorm: parameters on different devices (${[...new Set(withGrad.map((p) => p.device.name))].join(', ')})`);
+    const g = new Tensor(flatGrads(withGrad.map((p) => p.grad!)), [withGrad.reduce((a, p) => a + p.numel, 0)], dev);
+    const total = g.square().sum().sqrt();
     const coef = total.add(1e-6).reciprocal().mul(maxNorm).minimum(1);
-    for (const p of withGrad) p.grad = p.grad!.mul(coef);
+    const scaled = g.mul(coef)._data;
+    let at = 0;
+    for (const p of withGrad) {
+      p.grad = new Tensor(viewData(scaled, at, p.numel), p.shape, dev);
+      at += p.numel;
+    }
     return total;
   });
+}
+
+/** n values of `d` from `from` on, as a view (no copy); waits for pending data. */
+function viewData(d: Data | Promise<Data>, from: number, n: number): Data | Promise<Data> {
+  const cut = (x: Data) => x.subarray(from, from + n) as Data;
+  return d instanceof Promise ? d.then(cut) : cut(d);
+}
+
+/** The tensors' values one after another in one array (a copy: host memory, as every device's data is). */
+function concatData(ts: Tensor[]): Data | Promise<Data> {
+  const join = (ds: Data[]): Data => {
+    const out = new (ds[0].constructor as Float32ArrayConstructor)(ds.reduce((a, d) => a + d.length, 0));
+    let at = 0;
+    for (const d of ds) {
+      out.set(d, at);
+      at += d.length;
+    }
+    return out;
+  };
+  const ds = ts.map((t) => t._data);
+  return ds.some((d) => d instanceof Promise) ? Promise.all(ds).then(join) : join(ds as Data[]);
+}
+
+/**
+ * Gradients as one flat array: the array they are views of when they already lie one after another in it
+ * in this order (as clipGradNorm leaves them), else a copy.
+ */
+function flatGrads(gs: Tensor[]): Data | Promise<Data> {
+  const ds = gs.map((g) => g._data);
+  if (ds.every((d) => !(d instanceof Promise))) {
+    const arrs = ds as Data[];
+    const buf = arrs[0].buffer;
+    let next = arrs[0].byteOffset;
+    let whole = true;
+    for (const d of arrs) {
+      if (d.buffer !== buf || d.byteOffset !== next || d.constructor !== arrs[0].constructor) {
+        whole = false;
+        break;
+      }
+      next += d.byteLength;
+    }
+    if (whole) {
+      const n = arrs.reduce((a, d) => a + d.length, 0);
+      const all = new (arrs[0].constructor as Float32ArrayConstructor)(buf, arrs[0].byteOffset, n);
+      return all;
+    }
+  }
+  return concatData(gs);
 }
