@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyDevices, device, Generator, matmul, probeWebGpu, tensor } from '../core/index.js';
 import { availableParallelism } from 'node:os';
 import { GEMM_WORKER_MIN_MACS, setGemmWorker, wasmGemm, WasmGemm } from '../core/devices/webasm/wasm/gemm.js';
+import { WasmWorker } from '../core/devices/webasm/wasm/worker.js';
+import { FuncBuilder, moduleBytes } from '../core/devices/webasm/wasm/builder.js';
 import { matmulRows4Spec } from '../core/devices/gpujs/matmul-rows4.js';
 import { setKernelOverride } from '../core/devices/overrides.js';
 
@@ -288,6 +290,29 @@ describe('wasm gemm: big products split between two threads', () => {
       }
     } finally {
       g.close();
+    }
+  });
+});
+
+describe('wasm worker thread (core/devices/webasm/wasm/worker.ts)', () => {
+  it('runs jobs over the shared memory, and a trap in the worker comes back as an error with its message', async () => {
+    if (availableParallelism() < 2) return void console.warn('wasm worker: one core, not exercised');
+    // store(ptr, value): memory[ptr] = value (f32)
+    const f = new FuncBuilder(['i32', 'f32']);
+    f.localGet(0).localGet(1).op(0x38, 2, 0);
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
+    const mod = new WebAssembly.Module(moduleBytes([{ name: 'store', fn: f }], { sharedMaxPages: 16 }));
+    const w = new WasmWorker(mod, memory, [{ name: 'store', arity: 2, floats: [1] }], 'store (test)');
+    try {
+      for (let i = 0; i < 500 && !w.ready; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(w.ready).toBe(true);
+      w.start([[0, 64, 2.5], [0, 68, -1]]);
+      w.wait();
+      expect(Array.from(new Float32Array(memory.buffer, 64, 2))).toEqual([2.5, -1]);
+      w.start([[0, 2 ** 30, 1]]);
+      expect(() => w.wait()).toThrow(/^store \(test\): the worker thread failed: memory access out of bounds; call setGemmWorker\(false\)/);
+    } finally {
+      w.stop();
     }
   });
 });

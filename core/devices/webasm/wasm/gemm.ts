@@ -19,20 +19,21 @@
  * Two threads for big products: when the machine has a second core and a product has at least
  * `GEMM_WORKER_MIN_MACS` multiply-adds, a worker thread computes half of C's row blocks while this thread
  * computes the other half. Both run the same compiled module over one shared WebAssembly memory, so the
- * packed operands are not copied: the worker gets seven integers (pointers and sizes) through a shared
- * control block and answers through it (Atomics.wait / notify; the caller blocks until both halves are
- * done, so `run` stays synchronous). Each output element is computed by the same instructions either way,
+ * packed operands are not copied: the worker (worker.ts) gets eight integers (pointers and sizes) through
+ * a shared control block and answers through it (Atomics.wait / notify; the caller blocks until both
+ * halves are done, so `run` stays synchronous). Each output element is computed by the same instructions either way,
  * so results are bitwise the same with and without the worker. Small products stay on one thread: with
  * the threshold anywhere from 2^18 to 2^23 the tiny-GPT step took 70-79 ms against 68-69 at 2^25 (its
  * matmuls take ~0.8 ms, much of it packing, which stays on this thread), and handing the worker half of a
  * batch of small products (the attention's 64 per call) took it from 63 to 72-80 ms: waking the worker and
- * its cold cache cost more than half the compute of such calls. `setGemmWorker(false)` turns the worker off.
+ * its cold cache cost more than half the compute of such calls. Likewise the fused attention (wasm/
+ * attention.ts) with the worker taking half of the heads: 1.3 -> 0.8 ms per forward call and 2.0 -> 1.3-1.6
+ * per backward in isolation, but the training step was no faster (20.1-21.3k against 20.7-22.1k tokens/s,
+ * three alternating runs each), so it runs on one thread. `setGemmWorker(false)` turns the worker off.
  */
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
-import { environmentVariable, notice } from '../../../environment.js';
 import { outputArray } from '../../../pool.js';
 import { FuncBuilder, growFor, moduleBytes, OP, SIMD } from './builder.js';
+import { canShare, setWorkers, WasmWorker, WorkerSlot } from './worker.js';
 
 const UNROLL = 4;
 /** Rows packed together from a transposed (strided) A. */
@@ -149,108 +150,19 @@ export const GEMM_WORKER_MIN_MACS = 2 ** 25;
 /** A shared memory needs a maximum; 4 GiB, WebAssembly's 32-bit limit (only address space is reserved). */
 const SHARED_MAX_PAGES = 65536;
 
-// The worker: instantiates the same module over the same shared memory, then runs one gemm per request.
-// Control block (Int32Array): [0] request count, [1] answered count, [2..9] gemm's arguments, [10] error
-// flag, [11] 1 once the worker is ready, [12] length of the error message written to the message bytes.
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, control, message } = workerData;
-const gemm = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm;
-const c = new Int32Array(control);
-const text = new Uint8Array(message);
-let seen = 0;
-Atomics.store(c, 11, 1);
-for (;;) {
-  Atomics.wait(c, 0, seen);
-  seen = Atomics.load(c, 0);
-  if (c[2] < 0) break;
-  try {
-    gemm(c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]);
-    c[10] = 0;
-  } catch (e) {
-    const bytes = new TextEncoder().encode(String((e && e.message) || e)).slice(0, text.length);
-    text.set(bytes);
-    c[12] = bytes.length;
-    c[10] = 1;
-  }
-  Atomics.store(c, 1, seen);
-  Atomics.notify(c, 1);
-}
-`;
-
-/** The second thread of a WasmGemm. */
-class GemmWorker {
-  private readonly control = new Int32Array(new SharedArrayBuffer(64));
-  private readonly message = new Uint8Array(new SharedArrayBuffer(1024));
-  private readonly worker: Worker;
-  private requests = 0;
-  /** Why the worker died before or between requests (its 'error' event), if it did. */
-  failure: string | null = null;
-
-  constructor(module: WebAssembly.Module, memory: WebAssembly.Memory) {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control: this.control.buffer, message: this.message.buffer } });
-    this.worker.on('error', (e: Error) => (this.failure = e.message));
-    this.worker.unref(); // never keeps the process alive
-  }
-
-  /** True once the worker has instantiated the module (until then, products run on one thread). */
-  get ready(): boolean {
-    return Atomics.load(this.control, 11) === 1;
-  }
-
-  /** Start gemm(args) on the worker; `wait()` blocks until it is done. */
-  start(args: number[]): void {
-    const c = this.control;
-    for (let i = 0; i < 8; i++) c[2 + i] = args[i];
-    this.requests++;
-    Atomics.store(c, 0, this.requests);
-    Atomics.notify(c, 0);
-  }
-
-  wait(): void {
-    const c = this.control;
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const done = Atomics.load(c, 1);
-      if (done === this.requests) break;
-      if (Date.now() > deadline) throw new Error('matmul (wasm): the gemm worker thread did not answer within 120 s; call setGemmWorker(false) to run on one thread');
-      Atomics.wait(c, 1, done, 1000);
-    }
-    if (c[10] !== 0) {
-      const why = new TextDecoder().decode(this.message.slice(0, c[12]));
-      throw new Error(`matmul (wasm): the gemm worker thread failed: ${why}; call setGemmWorker(false) to run on one thread`);
-    }
-  }
-
-  stop(): void {
-    this.control[2] = -1;
-    Atomics.add(this.control, 0, 1);
-    Atomics.notify(this.control, 0);
-    void this.worker.terminate();
-  }
-}
-
-/** Say once, on stderr, that big matmuls stay on one thread and why (TSGRAD_QUIET=1 silences it). */
-function noticeOneThread(why: string): void {
-  if (environmentVariable('TSGRAD_QUIET') !== '1') notice(`tsgrad: matmul stays on one thread: ${why}`);
-}
-
-let workerWanted = true;
 let minMacs = GEMM_WORKER_MIN_MACS;
 
 /**
- * Use a second thread for big matmuls on webasm (default: on when the machine has more than one core and
- * worker threads exist), for products of at least `minMacs` multiply-adds (default GEMM_WORKER_MIN_MACS).
- * Returns the previous setting.
+ * Use a second thread for big matmuls (and fused attention) on webasm (default: on when the machine has
+ * more than one core and worker threads exist), for products of at least `minMacs` multiply-adds (default
+ * GEMM_WORKER_MIN_MACS). Returns the previous setting.
  * @example
  * const prev = setGemmWorker(false); // one thread, e.g. beside another job on a 2-core machine
  */
 export function setGemmWorker(on: boolean, opts: { minMacs?: number } = {}): boolean {
   if (opts.minMacs !== undefined && !(opts.minMacs >= 0)) throw new Error(`setGemmWorker: minMacs must be >= 0, got ${opts.minMacs}`);
-  const prev = workerWanted;
-  workerWanted = on;
   if (opts.minMacs !== undefined) minMacs = opts.minMacs;
-  return prev;
+  return setWorkers(on);
 }
 
 /** One instance of the micro-kernel with its own memory (shared with its worker thread when it has one). */
@@ -259,7 +171,7 @@ export class WasmGemm {
   private f32: Float32Array;
   private readonly gemm: (A: number, B: number, C: number, MB: number, NP: number, Kp: number, lda: number, bias: number) => void;
   private readonly module: WebAssembly.Module;
-  private worker: GemmWorker | null | undefined; // undefined: not started yet; null: unavailable
+  private readonly worker: WorkerSlot;
 
   constructor(opts: { shared?: boolean } = {}) {
     const shared = opts.shared ?? canShare();
@@ -267,27 +179,13 @@ export class WasmGemm {
     this.f32 = new Float32Array(this.memory.buffer);
     this.module = new WebAssembly.Module(moduleBytes([{ name: 'gemm', fn: gemmFunction() }], shared ? { sharedMaxPages: SHARED_MAX_PAGES } : true));
     this.gemm = new WebAssembly.Instance(this.module, { env: { memory: this.memory } }).exports.gemm as WasmGemm['gemm'];
-    if (!shared) this.worker = null;
+    const make = () => new WasmWorker(this.module, this.memory, [{ name: 'gemm', arity: 8, floats: [] }], 'matmul (wasm)');
+    this.worker = new WorkerSlot(shared ? make : null, 'matmul');
   }
 
   /** The worker for a product of `macs` multiply-adds, or null to run it on this thread alone. */
-  private workerFor(macs: number, rowBlocks: number): GemmWorker | null {
-    if (!workerWanted || macs < minMacs || rowBlocks < 2 || this.worker === null) return null;
-    if (this.worker === undefined) {
-      try {
-        this.worker = new GemmWorker(this.module, this.memory);
-      } catch (e) {
-        this.worker = null;
-        noticeOneThread(`no worker thread could start here (${(e as Error).message})`);
-        return null;
-      }
-    }
-    if (this.worker.failure !== null) {
-      noticeOneThread(`the gemm worker thread stopped (${this.worker.failure})`);
-      this.worker = null;
-      return null;
-    }
-    return this.worker.ready ? this.worker : null;
+  private workerFor(macs: number, rowBlocks: number): WasmWorker | null {
+    return macs < minMacs || rowBlocks < 2 ? null : this.worker.get();
   }
 
   /**
@@ -295,18 +193,13 @@ export class WasmGemm {
    * which runs on one thread while the worker boots). False where there is no worker (one core, a browser,
    * or `setGemmWorker(false)`).
    */
-  async startWorker(timeoutMs = 10_000): Promise<boolean> {
-    if (!this.workerFor(Infinity, 2)) {
-      const deadline = Date.now() + timeoutMs;
-      while (this.worker && !this.worker.ready && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    }
-    return Boolean(this.worker?.ready) && workerWanted;
+  startWorker(timeoutMs = 10_000): Promise<boolean> {
+    return this.worker.start(timeoutMs);
   }
 
   /** Stop the worker thread, if one was started (it also ends with the process). */
   close(): void {
-    this.worker?.stop();
-    this.worker = null;
+    this.worker.close();
   }
 
   private ensure(floats: number): void {
@@ -353,7 +246,7 @@ export class WasmGemm {
       if (worker) {
         // the worker takes row blocks [half, MB), this thread [0, half)
         const half = MB >> 1;
-        worker.start([(r.aOff + half * 4 * lda) * 4, r.bOff * 4, (r.cOff + half * 4 * Np) * 4, MB - half, Np / 8, Kp, lda * 4, 0]);
+        worker.start([[0, (r.aOff + half * 4 * lda) * 4, r.bOff * 4, (r.cOff + half * 4 * Np) * 4, MB - half, Np / 8, Kp, lda * 4, 0]]);
         try {
           this.gemm(r.aOff * 4, r.bOff * 4, r.cOff * 4, half, Np / 8, Kp, lda * 4, 0);
         } finally {
@@ -449,18 +342,6 @@ export class WasmGemm {
       const src = base + j * sj;
       for (let k = 0; k < K; k++) m[dst + 8 * k] = bd[src + k * sk];
     }
-  }
-}
-
-/** Whether this runtime can share WebAssembly memory with a worker thread (Node; not a plain browser page). */
-function canShare(): boolean {
-  if (typeof SharedArrayBuffer === 'undefined' || typeof Worker !== 'function') return false;
-  try {
-    if (availableParallelism() < 2) return false;
-    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
-    return true;
-  } catch {
-    return false;
   }
 }
 
