@@ -141,7 +141,7 @@ export async function runProfile(opts: ProfileOpts = {}): Promise<ProfileResult>
     const t0 = mark();
     const loss = lm.loss(Tensor.fromValues(x, shape, dev, 'int32'), Tensor.fromValues(y, shape, dev, 'int32'));
     const t1 = mark();
-    loss.backward();
+    loss.backward({ freeGraph: true });
     if (w.clip > 0) nn.clipGradNorm(params, w.clip);
     const t2 = mark();
     opt.step();
@@ -214,7 +214,8 @@ export async function runProfile(opts: ProfileOpts = {}): Promise<ProfileResult>
         ? `none from the buffer pool (${dev.name} makes its outputs in gpu.js, or the pool is off).`
         : `${(pool.reused / steps).toFixed(0)} of them (${((pool.reusedFloats * 4) / steps / 2 ** 20).toFixed(1)} MB) recycled from the buffer pool, ` +
           `${freshOutputs.toFixed(0)} new arrays (${freshMB.toFixed(1)} MB), the others made outside the pool. ` +
-          `The backward pass gives its own gradients back once used (core/pool.ts); forward outputs are not recycled (the caller may hold them).`),
+          `The step calls \`backward({ freeGraph: true })\`: the backward pass gives its gradients back once used, and the graph's intermediates after it (core/pool.ts). ` +
+          `New each step: the leaves' gradients (kept as \`.grad\`), AdamW's [p | m | v] buffer (parameters are views of it), outputs split into views (fused attention) and first calls of a kernel at a size (gpu.js's own arrays).`),
     '',
     formatProfile(rows, { top, per: steps }),
   ].join('\n');

@@ -235,7 +235,7 @@ function tsgradEngine(dev: Device, seed: number): Pick<Engine, 'step' | 'paramet
     parameters: lm.numParameters(),
     async step(x, y) {
       const loss = lm.loss(Tensor.fromValues(x, shape, dev, 'int32'), Tensor.fromValues(y, shape, dev, 'int32'));
-      loss.backward();
+      loss.backward({ freeGraph: true }); // as the experiments' trainStep: the graph's memory is reused
       opt.step();
       opt.zeroGrad();
       const v = await loss.item();

@@ -7,7 +7,7 @@
  * them back to each input's shape here, in `sumTo` — the one place un-broadcasting happens.
  */
 import { environmentVariable } from './environment.js';
-import { captureOutputs, releaseArray, tensorBirths } from './pool.js';
+import { isRecyclable, releaseArray, wrapperCount } from './pool.js';
 import type { Tensor } from './tensor.js';
 
 export interface Node {
@@ -132,36 +132,23 @@ export function propagate(root: Tensor, seed: Tensor, createGraph: boolean, recy
       rec?.consumed(t, g, gs);
     }
   } finally {
-    rec?.stop();
     setGradEnabled(prev);
   }
   return grads;
 }
 
 /**
- * Gives the backward pass's own gradients back to the buffer pool (core/pool.ts) once they are dead. It
- * knows every tensor made during the pass (`tensorBirths`) and which of them hold a buffer that a kernel
- * wrote during the pass (`captureOutputs`). A non-leaf's gradient is dead once its node has run; an
- * accumulator replaced by its sum and a gradient added into one are dead once added. A buffer is given
- * back when every tensor of the pass that wraps it is dead: so a view or a rule's temporary that still
- * wraps it, a leaf's gradient (kept for `.grad`), the seed and anything made before the pass keep it.
+ * Gives the backward pass's own gradients back to the buffer pool (core/pool.ts) once they are dead: a
+ * non-leaf's gradient once its node has run; an accumulator replaced by its sum and a gradient added into
+ * one once added. A buffer goes back when as many of the tensors ever made over it (the pool counts them)
+ * are dead: so a view or a rule's temporary that still wraps it, a leaf's gradient (kept for `.grad`), the
+ * seed and anything made before the pass keep it.
  */
 class GradientRecycler {
-  /** Tensors of the pass that wrap a buffer written during the pass, per buffer. */
-  private readonly wrappers = new Map<unknown, number>();
   private readonly deadPerBuffer = new Map<unknown, number>();
   private readonly dead = new Set<Tensor>();
-  private readonly capture = captureOutputs();
-  private readonly grads: Map<Tensor, Tensor>;
-  private readonly prevWatch = tensorBirths.watch;
 
-  constructor(grads: Map<Tensor, Tensor>) {
-    this.grads = grads;
-    tensorBirths.watch = (t) => {
-      this.prevWatch?.(t);
-      if (this.capture.has(t._data)) this.wrappers.set(t._data, (this.wrappers.get(t._data) ?? 0) + 1);
-    };
-  }
+  constructor(private readonly grads: Map<Tensor, Tensor>) {}
 
   /** After `grads.set(inp, acc ? acc + reduced : reduced)`. */
   replaced(acc: Tensor | undefined, reduced: Tensor, gi: Tensor): void {
@@ -178,28 +165,56 @@ class GradientRecycler {
     for (const x of gs) if (x) this.maybeDead(x);
   }
 
-  stop(): void {
-    tensorBirths.watch = this.prevWatch;
-    this.capture.stop();
-  }
-
   /** Dead unless a table entry still holds it. */
   private maybeDead(x: Tensor): void {
-    if (this.dead.has(x) || !this.wrappers.has(x._data)) return;
+    const d = x._data;
+    if (this.dead.has(x) || !isRecyclable(d)) return;
     for (const v of this.grads.values()) if (v === x) return;
     this.dead.add(x);
-    const d = (this.deadPerBuffer.get(x._data) ?? 0) + 1;
-    this.deadPerBuffer.set(x._data, d);
-    if (d === this.wrappers.get(x._data)) releaseArray(x._data);
+    const n = (this.deadPerBuffer.get(d) ?? 0) + 1;
+    if (n === wrapperCount(d)) {
+      this.deadPerBuffer.delete(d); // its next life (the pool may hand it out again in this pass) counts afresh
+      releaseArray(d);
+    } else this.deadPerBuffer.set(d, n);
   }
+}
+
+/**
+ * Free the graph below `root` (`backward({ freeGraph: true })`): every intermediate tensor (made by an op,
+ * needing a gradient, not the root) is marked freed (reading it throws) and cut from the graph, and its
+ * memory goes back to the pool when all the tensors ever made over it are among them. The root keeps its
+ * values; a second backward through it throws.
+ */
+function freeGraph(root: Tensor): void {
+  const inner = topoOrder(root).filter((t) => t._node && t !== root);
+  const perBuffer = new Map<unknown, number>();
+  for (const t of inner) {
+    const d = t._data;
+    if (isRecyclable(d)) perBuffer.set(d, (perBuffer.get(d) ?? 0) + 1);
+  }
+  for (const t of inner) {
+    t._node = null;
+    t._freed = true;
+  }
+  for (const [d, n] of perBuffer) if (n === wrapperCount(d)) releaseArray(d);
+  const op = root._node!.op;
+  root._node = {
+    op,
+    inputs: [],
+    backward: () => {
+      throw new Error(`backward: the graph of this ${op} output was freed by an earlier backward({ freeGraph: true }); build it again (run the forward pass) or drop freeGraph`);
+    },
+  };
 }
 
 /**
  * `loss.backward()`: accumulate d(root)/d(leaf) into every leaf's `.grad` (leaves: requiresGrad tensors no
  * op made). The graph is kept, so calling backward again on the same graph adds the same gradients again
- * (PyTorch's `retain_graph=True` behaviour); call `zeroGrad` between steps.
+ * (PyTorch's `retain_graph=True` behaviour); call `zeroGrad` between steps. With `free`
+ * (`loss.backward({ freeGraph: true })`) the graph's intermediate tensors are freed afterwards and their
+ * memory reused (see `freeGraph`): what a training step wants.
  */
-export function backward(root: Tensor, seed: Tensor, createGraph = false): void {
+export function backward(root: Tensor, seed: Tensor, createGraph = false, free = false): void {
   if (!root.requiresGrad) {
     throw new Error(`backward: the tensor does not require grad (shape [${root.shape}]); no input had requiresGrad: true, or it was built under noGrad`);
   }
@@ -218,6 +233,7 @@ export function backward(root: Tensor, seed: Tensor, createGraph = false): void 
     const acc = t.grad ? t.grad.add(g) : g;
     t.grad = createGraph ? acc : acc.detach();
   }
+  if (free && !createGraph) freeGraph(root);
 }
 
 /**

@@ -8,7 +8,7 @@
  * loss.backward();
  * console.log(await w.grad!.toArray());
  */
-export { Tensor, setCheckNaN, type DType, type TensorLike } from './tensor.js';
+export { Tensor, setCheckNaN, type BackwardOpts, type DType, type TensorLike } from './tensor.js';
 export { arange, full, ones, rand, randint, randn, tensor, zeros, type RandomOpts, type TensorOpts } from './creation.js';
 export { backward, grad, isGradEnabled, noGrad, setGradEnabled } from './autograd.js';
 export { destroyDevices, device, getDevice, initDevice, probeWebGpu, setDevice, setGemmWorker, setKernelOverride, setThreads, DEVICE_NAMES, type Device, type DeviceName } from './device.js';

@@ -6,13 +6,17 @@
  * fill one that was used a moment ago (the fresh one is zeroed, its pages are faulted in, and it evicts
  * cache lines; a recycled one is still in cache). A training step made ~300 outputs, ~47 MB.
  *
- * When is an output free? JavaScript has no reference counts, so the engine only recycles what it can prove
- * nobody else holds: the gradients that `backward()` passes between the nodes of the graph (core/autograd.ts,
- * `propagate` with recycling on). Each of them is made during the backward pass, lives in the pass's own
- * table, and is dead once its node has handed it on; a buffer goes back to the pool only when every tensor
- * made during the pass that wraps it is one of those dead gradients (a view or a temporary still wrapping
- * it keeps it out, as do leaves' `.grad`s, the seed, and anything made before the pass). The next kernel
- * call of the same length, in this backward or the next forward, gets it back.
+ * When is an output free? JavaScript has no reference counts, so the engine counts, per pool array, the
+ * Tensors ever made over it (`noteWrapper`), and gives an array back only when it knows that many of them
+ * are dead:
+ *   - the gradients that `backward()` passes between the nodes of the graph (core/autograd.ts,
+ *     GradientRecycler): each lives in the pass's own table and is dead once its node has handed it on;
+ *   - with `backward({ freeGraph: true })`, the graph's intermediate tensors (everything between the
+ *     inputs and the loss): the call marks them freed, and reading one afterwards throws, naming the option.
+ * A view or a temporary still wrapping an array keeps it out (its count is higher), as does `dataSync()`
+ * (the caller holds the raw array), and leaves, their `.grad`s and the loss are never given back. The next
+ * kernel call of the same length gets it back: with freeGraph, a training step allocates nothing new once
+ * warm (bench/profile.ts says how much was new and how much recycled).
  *
  * Who takes from the pool: the kernel outputs that the webasm device writes itself (gpu.js's WebAssembly
  * kernels through core/devices/webasm/fast-path.ts, and its WebAssembly/JavaScript overrides). A recycled
@@ -32,11 +36,8 @@ const idle = new WeakSet<Float32Array>();
 /** At most this many floats wait in the pool (256 MiB); beyond it, given-back arrays are left to the GC. */
 const MAX_IDLE_FLOATS = 64 * 2 ** 20;
 let idleFloats = 0;
-/** Arrays handed out while a capture is on (`captureOutputs`). */
-let captured: Set<Float32Array> | null = null;
-
-/** Called with every Tensor made while set (the backward pass watches which tensors wrap which buffers). */
-export const tensorBirths: { watch: ((t: { _data: unknown }) => void) | null } = { watch: null };
+/** How many Tensors were ever made over each array (while it is one of ours); reset when it is reused. */
+const wrappers = new WeakMap<Float32Array, number>();
 
 /** Counters since the last `resetPoolStats()`. */
 export const poolStats = { fresh: 0, freshFloats: 0, reused: 0, reusedFloats: 0, released: 0 };
@@ -68,29 +69,35 @@ export function outputArray(n: number): Float32Array {
     idleFloats -= n;
     poolStats.reused++;
     poolStats.reusedFloats += n;
-    captured?.add(a);
+    wrappers.delete(a); // every tensor over its last use is dead or freed
     return a;
   }
   const b = new Float32Array(n);
   owned.add(b);
   poolStats.fresh++;
   poolStats.freshFloats += n;
-  captured?.add(b);
   return b;
 }
 
-/**
- * Record which `outputArray`s are handed out until `stop()` is called; `has(d)` answers whether d is one
- * of them. Captures do not nest (the backward pass is the only user).
- */
-export function captureOutputs(): { has: (d: unknown) => boolean; stop: () => void } {
-  const prev = captured;
-  const mine = new Set<Float32Array>();
-  captured = mine;
-  return { has: (d) => mine.has(d as Float32Array), stop: () => (captured = prev) };
+/** Count a Tensor made over d (core/tensor.ts calls this for every new Tensor). */
+export function noteWrapper(d: unknown): void {
+  if (d instanceof Float32Array && owned.has(d)) wrappers.set(d, (wrappers.get(d) ?? 0) + 1);
 }
 
-/** Never recycle d (e.g. a cached constant made by a kernel): it may be read for the life of the process. */
+/** How many Tensors were made over d since it was handed out (0 for arrays not from the pool). */
+export function wrapperCount(d: unknown): number {
+  return d instanceof Float32Array ? (wrappers.get(d) ?? 0) : 0;
+}
+
+/** Whether d is a pool array that may still be given back (not pinned, not read out by dataSync). */
+export function isRecyclable(d: unknown): boolean {
+  return d instanceof Float32Array && owned.has(d);
+}
+
+/**
+ * Never recycle d: a cached constant made by a kernel, or an array handed to the caller by `dataSync()`;
+ * it may be read for as long as anybody holds it.
+ */
 export function pinArray(d: unknown): void {
   if (d instanceof Float32Array) owned.delete(d);
 }

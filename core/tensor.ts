@@ -9,7 +9,7 @@ import { backward, isGradEnabled, type Node } from './autograd.js';
 import type { Data, Device } from './device.js';
 import { device as deviceByName } from './device.js';
 import { runResolved } from './devices/run.js';
-import { tensorBirths } from './pool.js';
+import { noteWrapper, pinArray } from './pool.js';
 import type { KernelArg, KernelSpec } from './kernel.js';
 import { checkNewTensor, numel, shapeStr, type Shape } from './shape.js';
 
@@ -33,26 +33,57 @@ export function registerOps(module: typeof OpsModule): void {
 export type DType = 'float32' | 'int32';
 export type TensorLike = Tensor | number;
 
+export interface BackwardOpts {
+  /** Record a graph of the gradients too, so they can be differentiated again (grad of grad). */
+  createGraph?: boolean;
+  /**
+   * Free the graph afterwards: its intermediate tensors (everything between the inputs and this tensor)
+   * give their memory back to the pool for the next step, and reading one of them afterwards throws. This
+   * tensor, the leaves and their `.grad` stay. What a training step wants (it then allocates nothing new
+   * once warm); leave it off to read intermediates after backward or to call backward twice.
+   */
+  freeGraph?: boolean;
+}
+
 export class Tensor {
   readonly shape: number[];
   readonly dtype: DType;
   readonly device: Device;
-  /** Flat row-major values; a promise while an async device is still computing them. */
-  _data: Data | Promise<Data>;
+  private values: Data | Promise<Data>;
+  /**
+   * Set by `backward({ freeGraph: true })` on the graph's intermediate tensors, whose memory may then be
+   * reused (core/pool.ts): reading the values of one afterwards throws.
+   */
+  _freed = false;
   requiresGrad = false;
   grad: Tensor | null = null;
   /** How this tensor was made (null for leaves and for tensors built without grad). */
   _node: Node | null = null;
 
   constructor(data: Data | Promise<Data>, shape: Shape, device: Device, dtype: DType = 'float32') {
-    this._data = data;
+    this.values = data;
     this.shape = [...shape];
     this.device = device;
     this.dtype = dtype;
     if (!(data instanceof Promise) && data.length !== numel(shape)) {
       throw new Error(`Tensor: ${data.length} values do not fill shape ${shapeStr(shape)} (${numel(shape)} elements)`);
     }
-    if (tensorBirths.watch) tensorBirths.watch(this);
+    noteWrapper(data);
+  }
+
+  /** Flat row-major values; a promise while an async device is still computing them. */
+  get _data(): Data | Promise<Data> {
+    if (this._freed) {
+      throw new Error(
+        `tensor ${shapeStr(this.shape)} was freed by backward({ freeGraph: true }) (an intermediate of that graph; its memory is reused): ` +
+          `read what you need before that backward, or call backward() without freeGraph`,
+      );
+    }
+    return this.values;
+  }
+  set _data(d: Data | Promise<Data>) {
+    this.values = d;
+    noteWrapper(d);
   }
 
   get numel(): number {
@@ -93,17 +124,24 @@ export class Tensor {
   }
   /** Synchronous values when the device already has them (CPU devices); throws on pending async data. */
   dataSync(): Data {
-    if (this._data instanceof Promise) throw new Error(`dataSync: values on ${this.device.name} are not ready yet; use await t.data()`);
-    return this._data;
+    const d = this._data;
+    if (d instanceof Promise) throw new Error(`dataSync: values on ${this.device.name} are not ready yet; use await t.data()`);
+    pinArray(d); // the caller holds the array itself now: never recycled
+    return d;
   }
 
   // ---- autograd -------------------------------------------------------------------------------------------
   /**
    * Accumulate gradients into every leaf's `.grad`. `gradient` (d loss / d this) must have this tensor's
-   * shape; it defaults to 1 for one-element tensors, as in PyTorch.
-   * @example x.mul(x).sum().backward(); y.backward(y.onesLike());
+   * shape; it defaults to 1 for one-element tensors, as in PyTorch. Options: `createGraph`, `freeGraph`.
+   * @example x.mul(x).sum().backward(); y.backward(y.onesLike()); loss.backward({ freeGraph: true });
    */
-  backward(gradient?: Tensor, opts: { createGraph?: boolean } = {}): void {
+  backward(opts?: BackwardOpts): void;
+  backward(gradient: Tensor | undefined, opts?: BackwardOpts): void;
+  backward(gradOrOpts?: Tensor | BackwardOpts, more: BackwardOpts = {}): void {
+    const isOpts = gradOrOpts !== undefined && !(gradOrOpts instanceof Tensor) && typeof gradOrOpts === 'object' && gradOrOpts !== null && !('shape' in gradOrOpts);
+    const gradient = isOpts ? undefined : (gradOrOpts as Tensor | undefined);
+    const opts = isOpts ? (gradOrOpts as BackwardOpts) : more;
     if (gradient === undefined && this.numel !== 1) {
       throw new Error(
         `backward: grad can be implicitly created only for scalar outputs, and this tensor has shape ${shapeStr(this.shape)}; ` +
@@ -113,7 +151,8 @@ export class Tensor {
     if (gradient !== undefined && !(gradient instanceof Tensor)) {
       throw new Error(`backward: the gradient must be a Tensor of shape ${shapeStr(this.shape)}, got ${typeof gradient}`);
     }
-    backward(this, gradient ?? this.onesLike(), opts.createGraph ?? false);
+    if (opts.freeGraph && opts.createGraph) throw new Error('backward: freeGraph and createGraph exclude each other (a gradient graph needs the forward graph)');
+    backward(this, gradient ?? this.onesLike(), opts.createGraph ?? false, opts.freeGraph ?? false);
   }
   /** Set requiresGrad in place (for leaves) and return this. */
   requiresGrad_(on = true): this {

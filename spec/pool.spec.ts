@@ -9,6 +9,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { crossEntropy, destroyDevices, setBufferPool, setDevice, tensor, Tensor } from '../core/index.js';
 import { outputArray, pinArray, poolStats, releaseArray, resetPoolStats } from '../core/pool.js';
 import * as nn from '../nn/index.js';
+import { expectClose } from './helpers.js';
 
 afterAll(() => destroyDevices());
 afterEach(() => setBufferPool(true));
@@ -16,7 +17,7 @@ afterEach(() => setBufferPool(true));
 const dev = setDevice('webasm', 'the pool serves webasm outputs');
 
 /** Three AdamW steps of a small GPT on webasm; every loss, gradient and final parameter. */
-async function train(pool: boolean) {
+async function train(pool: boolean, freeGraph = false) {
   const prev = setBufferPool(pool);
   try {
     const lm = new nn.TransformerLM({ vocabSize: 32, contextLength: 8, dModel: 16, nHeads: 2, nLayers: 2, mlp: 'gelu', norm: 'layernorm', positions: 'learned', seed: 3 });
@@ -25,11 +26,11 @@ async function train(pool: boolean) {
     const out: number[][] = [];
     for (let s = 0; s < 3; s++) {
       const logits = lm.forward(ids);
-      const before = Array.from(logits.dataSync());
+      const before = freeGraph ? [] : Array.from(logits.dataSync());
       const loss = crossEntropy(logits.reshape([32, 32]), ids.reshape([32]));
-      loss.backward();
+      loss.backward({ freeGraph });
       // the forward output the caller holds is untouched by the backward pass's recycling
-      expect(Array.from(logits.dataSync())).toEqual(before);
+      if (!freeGraph) expect(Array.from(logits.dataSync())).toEqual(before);
       out.push([await loss.item()]);
       for (const p of lm.parameters()) out.push(Array.from(p.grad!.dataSync()));
       opt.step();
@@ -50,6 +51,39 @@ describe('buffer pool', () => {
     expect(poolStats.released).toBeGreaterThan(0);
     expect(poolStats.reused).toBeGreaterThan(0);
     expect(on).toEqual(off);
+  });
+
+  it('with backward({ freeGraph: true }) too, and then a warm step takes almost every output from the pool', async () => {
+    const off = await train(false);
+    resetPoolStats();
+    const on = await train(true, true);
+    expect(on).toEqual(off);
+    // the third step: recycled outputs outnumber new ones (new: leaf gradients, optimizer state, per-row stats)
+    expect(poolStats.reused).toBeGreaterThan(poolStats.fresh / 3);
+  });
+
+  it('backward({ freeGraph: true }) frees the intermediates: reading one throws, the loss, leaves and their gradients stay', async () => {
+    const x = tensor([0.5, -1, 2, 0.25], [4], { requiresGrad: true });
+    // once first: a kernel's first call at a size returns gpu.js's own array (not the pool's)
+    for (let i = 0; i < 2; i++) (x.mul(x).add(1).log().sum().backward(), x.mul(3).add(2).sum());
+    x.zeroGrad();
+    const h = x.mul(x).add(1);
+    const loss = h.log().sum();
+    const held = h.detach(); // made before backward, outside the graph: keeps its own values
+    const heldValues = await held.toArray(); // a copy (dataSync would pin the array: never recycled)
+    resetPoolStats();
+    loss.backward({ freeGraph: true });
+    expect(poolStats.released).toBeGreaterThan(0);
+    expect(() => h.dataSync()).toThrow(/tensor \[4\] was freed by backward\(\{ freeGraph: true \}\)/);
+    expect(() => h.add(1)).toThrow(/was freed by backward/);
+    await expect(h.toArray()).rejects.toThrow(/was freed by backward/);
+    expect(await loss.item()).toBeCloseTo([0.5, -1, 2, 0.25].reduce((a, v) => a + Math.log(v * v + 1), 0), 5);
+    expectClose(await x.grad!.toArray(), [0.5, -1, 2, 0.25].map((v) => (2 * v) / (v * v + 1)), { atol: 1e-6, rtol: 1e-6 }, 'd/dx sum log(x^2 + 1)');
+    // outputs made after backward may reuse h's memory; the detached view keeps its values all the same
+    for (let i = 0; i < 3; i++) x.mul(3).add(2).sum();
+    expect(await held.toArray()).toEqual(heldValues);
+    expect(() => loss.backward()).toThrow(/the graph of this sum output was freed by an earlier backward\(\{ freeGraph: true \}\)/);
+    expect(() => x.mul(2).sum().backward({ freeGraph: true, createGraph: true })).toThrow(/freeGraph and createGraph exclude each other/);
   });
 
   it('a gradient that reaches a leaf and an intermediate keeps the leaf gradient intact', async () => {

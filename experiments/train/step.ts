@@ -24,7 +24,7 @@ export interface StepOptions {
 export async function trainStep(model: TransformerLM, optimizer: AdamW, batch: WindowBatch, o: StepOptions): Promise<number> {
   const shape = [o.batchSize, o.context];
   const loss = model.loss(Tensor.fromValues(batch.x, shape, o.device, 'int32'), Tensor.fromValues(batch.y, shape, o.device, 'int32'));
-  loss.backward();
+  loss.backward({ freeGraph: true }); // its intermediates' memory goes to the next step
   if (o.clip > 0) clipGradNorm(model.parameters(), o.clip);
   optimizer.step();
   optimizer.zeroGrad();
