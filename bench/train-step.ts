@@ -329,7 +329,8 @@ export async function runTrainStepBench(opts: TrainStepOpts = {}): Promise<Train
       engines.push({
         name: `tsgrad/${dev.name}`, library: 'tsgrad', device: dev.name, detail:
           `${why.get(dev.name) ?? ''}; ${KIND[dev.name] ?? 'gpu.js'}` +
-          (dev.name === 'webasm' ? ', exp/tanh as WebAssembly functions, matmul by the WebAssembly SIMD micro-kernel, softmax exp and GELU as WebAssembly SIMD; ' +
+          (dev.name === 'webasm' ? ', exp/tanh as WebAssembly functions, matmul (with linear\'s bias) by the WebAssembly SIMD micro-kernel, fused attention, softmax exp and GELU as WebAssembly SIMD, ' +
+            'AdamW in one pass, `backward({ freeGraph: true })` with the buffer pool; ' +
             gemmThreadsNote() : ''),
         ...e,
         warmup: main ? warmup : slowWarmup, steps: main ? steps : slowSteps, ms: [], cpuMs: [], losses: [], byRound: new Map(), rounds: new Set(),

@@ -15,8 +15,9 @@
  *     inputs and the loss): the call marks them freed, and reading one afterwards throws, naming the option.
  * A view or a temporary still wrapping an array keeps it out (its count is higher), as does `dataSync()`
  * (the caller holds the raw array), and leaves, their `.grad`s and the loss are never given back. The next
- * kernel call of the same length gets it back: with freeGraph, a training step allocates nothing new once
- * warm (bench/profile.ts says how much was new and how much recycled).
+ * kernel call of the same length gets it back: with freeGraph, 80% of the bytes a warm tiny-GPT step's
+ * kernels write come from the pool; new ones are the leaves' gradients, AdamW's state, outputs split into
+ * views, and first calls of a kernel at a size (gpu.js's own arrays). bench/profile.ts prints the split.
  *
  * Who takes from the pool: the kernel outputs that the webasm device writes itself (gpu.js's WebAssembly
  * kernels through core/devices/webasm/fast-path.ts, and its WebAssembly/JavaScript overrides). A recycled

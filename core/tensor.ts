@@ -39,8 +39,8 @@ export interface BackwardOpts {
   /**
    * Free the graph afterwards: its intermediate tensors (everything between the inputs and this tensor)
    * give their memory back to the pool for the next step, and reading one of them afterwards throws. This
-   * tensor, the leaves and their `.grad` stay. What a training step wants (it then allocates nothing new
-   * once warm); leave it off to read intermediates after backward or to call backward twice.
+   * tensor, the leaves and their `.grad` stay. What a training step wants (most of the next step's outputs
+   * then come from the pool); leave it off to read intermediates after backward or to call backward twice.
    */
   freeGraph?: boolean;
 }

@@ -1,6 +1,6 @@
 /**
  * fusedAttention (ops/attention.ts) beyond the op table's small cases: its webasm overrides (the
- * WebAssembly SIMD heads of core/devices/webasm/wasm/attention.ts) against the kernels they replace and
+ * WebAssembly SIMD heads of core/devices/webasm/wasm/attention.ts, on webasm and cpu) against the kernels they replace and
  * against the float64 reference, at sizes that reach every vector tail (keys not a multiple of 4, heads of
  * 4 to 16 values, offsets > 0, keys no query sees); and the op against attention written with ops
  * (`causalAttention` between `splitHeads` and `mergeHeads`, nn/attention.ts).
@@ -66,6 +66,10 @@ describe('fusedAttention on webasm (WebAssembly SIMD heads)', () => {
         expect(fast.kernels, what).toContain('attnForwardWasm');
         expect(fast.kernels, what).toContain('attnBackwardWasm');
         for (const key of ['y', 'dq', 'dk', 'dv'] as const) expectClose(fast[key], ref[key], key === 'y' ? TOL : GRAD_TOL, `${what}: ${key} vs reference`);
+        // the cpu device runs the same overrides by default (its other kernels round differently)
+        const onCpu = await run('cpu', c);
+        expect(onCpu.kernels, what).toContain('attnBackwardWasm');
+        for (const key of ['y', 'dq', 'dk', 'dv'] as const) expectClose(onCpu[key], ref[key], key === 'y' ? TOL : GRAD_TOL, `${what}: ${key} on cpu vs reference`);
         const prev = [setKernelOverride('attnForward', 'none'), setKernelOverride('attnBackward', 'none')];
         try {
           const slow = await run('webasm', c);
