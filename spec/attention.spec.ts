@@ -7,8 +7,10 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { destroyDevices, device, fusedAttention, Generator, startProfile, stopProfile, tensor, type Tensor } from '../core/index.js';
+import { destroyDevices, device, fusedAttention, Generator, setGemmWorker, startProfile, stopProfile, tensor, type Tensor } from '../core/index.js';
+import { availableParallelism } from 'node:os';
 import { setKernelOverride } from '../core/devices/overrides.js';
+import { ATTENTION_WORKER_MIN_MACS, WasmAttention } from '../core/devices/webasm/wasm/attention.js';
 import { causalAttention, mergeHeads, splitHeads } from '../nn/attention.js';
 import { expectClose } from './helpers.js';
 
@@ -125,5 +127,35 @@ describe('fusedAttention equals attention written with ops', () => {
       }),
       { numRuns: 15 },
     );
+  });
+});
+
+describe('fusedAttention on webasm: half of the heads on the worker thread', () => {
+  it('gives bitwise the one-thread result (and the reference within float32 rounding) for a call past ATTENTION_WORKER_MIN_MACS', async () => {
+    const a = new WasmAttention({ shared: true });
+    try {
+      const threaded = await a.startWorker();
+      if (!threaded) console.warn('fusedAttention worker: not available here (one core?), the split is not exercised');
+      expect(threaded || availableParallelism() < 2).toBe(true);
+      const [B, T, H, D, offset] = [3, 67, 5, 8, 0]; // 15 heads (an odd split), 67 keys (a vector tail)
+      expect(B * H * T * T * 2 * D).toBeGreaterThanOrEqual(ATTENTION_WORKER_MIN_MACS);
+      const g = new Generator(9);
+      const r = (n: number) => Float32Array.from({ length: n }, () => g.normal());
+      const [q, k, v, dy] = [r(B * T * H * D), r(B * T * H * D), r(B * T * H * D), r(B * T * H * D)];
+      const lse = r(B * T * H);
+      const delta = r(B * T * H);
+      const both = () => [a.forward(q, k, v, B, T, T, H, D, D, offset, 0.35), a.backward(q, k, v, dy, lse, delta, B, T, T, H, D, D, offset, 0.35)];
+      const two = both().map((x) => Array.from(x));
+      const prev = setGemmWorker(false);
+      const one = both().map((x) => Array.from(x));
+      setGemmWorker(prev);
+      expect(two).toEqual(one);
+      // and the op on the reference device agrees with the forward output
+      const c: Case = { B, Tq: T, Tk: T, H, D, Dv: D, offset, scale: 0.35, q: [...q], k: [...k], v: [...v], w: [...dy] };
+      const ref = await run('reference', c);
+      expectClose(two[0].slice(0, B * T * H * D), ref.y, TOL, 'y (two threads) vs reference');
+    } finally {
+      a.close();
+    }
   });
 });

@@ -26,10 +26,9 @@
  * the threshold anywhere from 2^18 to 2^23 the tiny-GPT step took 70-79 ms against 68-69 at 2^25 (its
  * matmuls take ~0.8 ms, much of it packing, which stays on this thread), and handing the worker half of a
  * batch of small products (the attention's 64 per call) took it from 63 to 72-80 ms: waking the worker and
- * its cold cache cost more than half the compute of such calls. Likewise the fused attention (wasm/
- * attention.ts) with the worker taking half of the heads: 1.3 -> 0.8 ms per forward call and 2.0 -> 1.3-1.6
- * per backward in isolation, but the training step was no faster (20.1-21.3k against 20.7-22.1k tokens/s,
- * three alternating runs each), so it runs on one thread. `setGemmWorker(false)` turns the worker off.
+ * its cold cache cost more than half the compute of such calls (measured before the buffer pool, when the
+ * garbage collector's threads kept the second core busy). The fused attention (wasm/attention.ts) hands
+ * half of its heads to a worker of its own. `setGemmWorker(false)` turns both workers off.
  */
 import { outputArray } from '../../../pool.js';
 import { FuncBuilder, growFor, moduleBytes, OP, SIMD } from './builder.js';
