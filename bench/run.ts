@@ -35,8 +35,8 @@ sections.push(
   '## Matmul (C = A B, n x n, GFLOP/s, median)\n\n' + matmulTable(mm) +
     `\n\nKernels: \`strided\` is one thread per output (the fallback, and what the float64 reference runs); \`rows4\` computes 4 rows per ` +
     'thread over a grid (the default on cpu and webgpu); `rows4-threads` adds WebAssembly threads; `wasm` is the WebAssembly SIMD ' +
-    'micro-kernel generated from TypeScript (core/devices/webasm/wasm/gemm.ts), the default on webasm: one thread below 2^25 multiply-adds, ' +
-    'two from there (512^3 and up here: a worker thread over shared WebAssembly memory takes half the row blocks). ' +
+    'micro-kernel generated from TypeScript (core/devices/webasm/wasm/gemm.ts), the default on webasm: one thread below 2^20 multiply-adds, ' +
+    'two from there (128^3 and up here: a worker thread over shared WebAssembly memory takes half the row blocks). ' +
     `At 512^3 on webasm: wasm ${at512('wasm') ?? '?'} GFLOP/s, rows4 ${at512('rows4') ?? '?'}, rows4-threads ${at512('rows4-threads') ?? '?'}, strided ${at512('strided') ?? '?'} ` +
     `(wasm / strided ${at512('strided') ? ((at512('wasm') ?? 0) / at512('strided')!).toFixed(1) : '?'}x; the target was 10 GFLOP/s on the default device).`,
 );

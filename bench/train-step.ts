@@ -255,7 +255,7 @@ function gemmThreadsNote(): string {
   return largest >= GEMM_WORKER_MIN_MACS
     ? `matmuls of >= ${M(GEMM_WORKER_MIN_MACS)} multiply-adds on two threads`
     : `one thread (matmuls go to a second thread from ${M(GEMM_WORKER_MIN_MACS)} multiply-adds; the largest here has ${M(largest)}, ` +
-      'and splitting smaller ones made this step slower: `setGemmWorker(true, { minMacs })`, 2^18..2^23, 70-79 ms against 68-69 at 2^25)';
+      '`setGemmWorker(true, { minMacs })` moves the threshold)';
 }
 
 /** Which tsgrad devices to run, and why the others are left out. */

@@ -269,7 +269,7 @@ describe('wasm gemm: big products split between two threads', () => {
       expect(threaded || availableParallelism() < 2).toBe(true);
       const gen = new Generator(5);
       for (const tA of [false, true]) {
-        const [M, N, K] = [261, 131, 1000]; // 66 row blocks (the last padded), 17 panels; M N K > 2^25
+        const [M, N, K] = [261, 131, 1000]; // 66 row blocks (the last padded), 17 panels; M N K > 2^25 (and the threshold)
         expect(M * N * K).toBeGreaterThanOrEqual(GEMM_WORKER_MIN_MACS);
         const a = Float32Array.from({ length: M * K }, () => gen.normal());
         const b = Float32Array.from({ length: K * N }, () => gen.normal());

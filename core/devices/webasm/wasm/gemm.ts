@@ -22,13 +22,13 @@
  * packed operands are not copied: the worker (worker.ts) gets eight integers (pointers and sizes) through
  * a shared control block and answers through it (Atomics.wait / notify; the caller blocks until both
  * halves are done, so `run` stays synchronous). Each output element is computed by the same instructions either way,
- * so results are bitwise the same with and without the worker. Small products stay on one thread: with
- * the threshold anywhere from 2^18 to 2^23 the tiny-GPT step took 70-79 ms against 68-69 at 2^25 (its
- * matmuls take ~0.8 ms, much of it packing, which stays on this thread), and handing the worker half of a
- * batch of small products (the attention's 64 per call) took it from 63 to 72-80 ms: waking the worker and
- * its cold cache cost more than half the compute of such calls (measured before the buffer pool, when the
- * garbage collector's threads kept the second core busy). The fused attention (wasm/attention.ts) hands
- * half of its heads to a worker of its own. `setGemmWorker(false)` turns both workers off.
+ * so results are bitwise the same with and without the worker. Where the threshold sits was measured twice.
+ * Before the buffer pool (core/pool.ts), the garbage collector's threads kept the second core busy during
+ * a step and splitting the tiny GPT's products (2^18..2^23 multiply-adds) made it slower (70-79 ms against
+ * 68-69 with 2^25). With the pool (the step's CPU time now equals its wall time), the same split made it
+ * faster: 24.7-27.5k tokens/s with the threshold at 2^20 against 23.1-24.8k at 2^25 (`bench/train-step.ts`
+ * runs alternating, three each; 2^18 was no better than 2^20). The fused attention (wasm/attention.ts)
+ * hands half of its heads to a worker of its own. `setGemmWorker(false)` turns both workers off.
  */
 import { outputArray } from '../../../pool.js';
 import { FuncBuilder, growFor, moduleBytes, OP, SIMD } from './builder.js';
@@ -142,10 +142,11 @@ interface Region {
 
 /**
  * Products with at least this many multiply-adds (M N K) are split between this thread and the worker:
- * 2^25 (~33.5M) is past every matmul of the tiny GPT (the largest is 16.8M) and well below a
- * full-vocabulary head (512 x 128 x 13,189 = 864M), where the split made its three products 1.5-1.7x faster.
+ * 2^20 (~1M), which takes in every matmul of the tiny GPT (4.2M to 16.8M) and leaves out small batched
+ * ones such as attention's per-head products (65K each); see the file comment for the measurements. A
+ * full-vocabulary head (512 x 128 x 13,189 = 864M) split this way ran its three products 1.5-1.7x faster.
  */
-export const GEMM_WORKER_MIN_MACS = 2 ** 25;
+export const GEMM_WORKER_MIN_MACS = 2 ** 20;
 /** A shared memory needs a maximum; 4 GiB, WebAssembly's 32-bit limit (only address space is reserved). */
 const SHARED_MAX_PAGES = 65536;
 
