@@ -13,10 +13,11 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { causalSoftmax, crossEntropy, destroyDevices, device, gelu, Generator, indexAdd, softmax, tensor, type Tensor } from '../core/index.js';
+import { causalSoftmax, crossEntropy, destroyDevices, device, gelu, Generator, indexAdd, setGemmWorker, softmax, tensor, type Tensor } from '../core/index.js';
 import { listOverrides, setKernelOverride } from '../core/devices/overrides.js';
 import { startProfile, stopProfile } from '../core/profile.js';
-import { wasmSimd } from '../core/devices/webasm/wasm/simd.js';
+import { SIMD_WORKER_MIN_FLOATS, wasmSimd, WasmSimd } from '../core/devices/webasm/wasm/simd.js';
+import { availableParallelism } from 'node:os';
 import { expectClose } from './helpers.js';
 
 afterAll(() => destroyDevices());
@@ -202,5 +203,33 @@ describe('causal softmax and GELU overrides agree with the kernels and the float
     expect(special.slice(0, 8)).toEqual([0, -0, 5e-31, -5e-31, 30, -0, 1e6, -0].map(Math.fround));
     expect(special[8]).toBe(Infinity);
     expect(special[9]).toBeNaN();
+  });
+});
+
+describe('SIMD kernels: the second half of a big call on the worker thread', () => {
+  it('GELU, its backward and expShift past SIMD_WORKER_MIN_FLOATS are bitwise the one-thread results', async () => {
+    const s = new WasmSimd({ shared: true });
+    try {
+      const threaded = await s.startWorker();
+      if (!threaded) console.warn('SIMD worker: not available here (one core?), the split is not exercised');
+      expect(threaded || availableParallelism() < 2).toBe(true);
+      const g = new Generator(4);
+      const n = SIMD_WORKER_MIN_FLOATS + 13; // an odd tail
+      const x = Float32Array.from({ length: n }, () => g.normal() * 4);
+      const dy = Float32Array.from({ length: n }, () => g.normal());
+      const [rows, R] = [(SIMD_WORKER_MIN_FLOATS >> 7) + 1, 131];
+      const logits = Float32Array.from({ length: rows * R }, () => g.normal() * 3);
+      const m = Float32Array.from({ length: rows }, (_, r) => Math.max(...logits.subarray(r * R, (r + 1) * R)));
+      const all = () => [s.gelu(x, n), s.geluBackward(dy, x, n), s.expShift(logits, m, rows, R)].map((a) => Array.from(a));
+      const two = all();
+      const prev = setGemmWorker(false);
+      const one = all();
+      setGemmWorker(prev);
+      expect(two).toEqual(one);
+      // and against the single-thread module of the process, which the overrides use
+      expect(Array.from(wasmSimd().gelu(x, n))).toEqual(two[0]);
+    } finally {
+      s.close();
+    }
   });
 });

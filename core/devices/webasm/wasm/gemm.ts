@@ -28,7 +28,8 @@
  * 68-69 with 2^25). With the pool (the step's CPU time now equals its wall time), the same split made it
  * faster: 24.7-27.5k tokens/s with the threshold at 2^20 against 23.1-24.8k at 2^25 (`bench/train-step.ts`
  * runs alternating, three each; 2^18 was no better than 2^20). The fused attention (wasm/attention.ts)
- * hands half of its heads to a worker of its own. `setGemmWorker(false)` turns both workers off.
+ * hands half of its heads to a worker of its own, the SIMD kernels (wasm/simd.ts) half of their values.
+ * `setGemmWorker(false)` turns all three workers off.
  */
 import { outputArray } from '../../../pool.js';
 import { FuncBuilder, growFor, moduleBytes, OP, SIMD } from './builder.js';
@@ -153,9 +154,10 @@ const SHARED_MAX_PAGES = 65536;
 let minMacs = GEMM_WORKER_MIN_MACS;
 
 /**
- * Use a second thread for big matmuls (and fused attention) on webasm (default: on when the machine has
- * more than one core and worker threads exist), for products of at least `minMacs` multiply-adds (default
- * GEMM_WORKER_MIN_MACS). Returns the previous setting.
+ * Use a second thread on webasm (default: on when the machine has more than one core and worker threads
+ * exist) for matmuls of at least `minMacs` multiply-adds (default GEMM_WORKER_MIN_MACS), and likewise for
+ * big fused-attention and SIMD (GELU, softmax exp) calls: `false` keeps all of them on one thread.
+ * Returns the previous setting.
  * @example
  * const prev = setGemmWorker(false); // one thread, e.g. beside another job on a 2-core machine
  */

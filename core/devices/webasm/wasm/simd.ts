@@ -21,6 +21,7 @@
  */
 import { outputArray } from '../../../pool.js';
 import { FuncBuilder, growFor, moduleBytes, OP } from './builder.js';
+import { canShare, WasmWorker, WorkerSlot } from './worker.js';
 
 
 // SIMD opcodes used here beyond the builder's shared table (WebAssembly SIMD spec numbering)
@@ -216,20 +217,64 @@ type RowFn = (X: number, S: number, O: number, rows: number, R: number) => void;
 type Map1 = (X: number, O: number, n4: number) => void;
 type Map2 = (X: number, Y: number, O: number, n4: number) => void;
 
+/** A shared memory needs a maximum; 4 GiB, WebAssembly's 32-bit limit (only address space is reserved). */
+const SHARED_MAX_PAGES = 65536;
+/**
+ * Calls over at least this many floats hand the second half of their vectors (or rows) to the worker
+ * thread (wasm/worker.ts): the same instructions on each value, so bitwise the same results. Measured per
+ * call in the profiles (`npx tsx bench/profile.ts`, fresh processes, with and without): the tiny GPT's
+ * GELU (262,144 values) 0.90 -> 0.65 ms, its backward 1.1 -> 0.84 ms; the main job's softmax exp over
+ * 512 x 13,189 logits 14.9 -> 9.5 ms (copying in and out stays on this thread).
+ */
+export const SIMD_WORKER_MIN_FLOATS = 2 ** 16;
+const FN_INDEX = { expShift: 0, gelu: 1, geluBackward: 2 } as const;
+
 /** The SIMD kernels with their own memory (one instance per process: `wasmSimd()`). */
 export class WasmSimd {
-  private readonly memory = new WebAssembly.Memory({ initial: 1 });
-  private f32 = new Float32Array(this.memory.buffer);
+  private readonly memory: WebAssembly.Memory;
+  private f32: Float32Array;
   private readonly fns: { expShift: RowFn; gelu: Map1; geluBackward: Map2 };
+  private readonly worker: WorkerSlot;
 
-  constructor() {
+  constructor(opts: { shared?: boolean } = {}) {
+    const shared = opts.shared ?? canShare();
+    this.memory = shared ? new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true }) : new WebAssembly.Memory({ initial: 1 });
+    this.f32 = new Float32Array(this.memory.buffer);
     const mod = new WebAssembly.Module(moduleBytes([
       { name: 'expShift', fn: expShiftFunction() },
       { name: 'gelu', fn: geluFunction() },
       { name: 'geluBackward', fn: geluBackwardFunction() },
-    ]));
+    ], shared ? { sharedMaxPages: SHARED_MAX_PAGES } : true));
     const ex = new WebAssembly.Instance(mod, { env: { memory: this.memory } }).exports;
     this.fns = { expShift: ex.expShift as RowFn, gelu: ex.gelu as Map1, geluBackward: ex.geluBackward as Map2 };
+    const sigs = [{ name: 'expShift', arity: 5, floats: [] }, { name: 'gelu', arity: 3, floats: [] }, { name: 'geluBackward', arity: 4, floats: [] }];
+    this.worker = new WorkerSlot(shared ? () => new WasmWorker(mod, this.memory, sigs, 'SIMD kernels (wasm)') : null, 'the SIMD kernels');
+  }
+
+  /** Start the worker thread now (see WasmGemm.startWorker); false where there is none. */
+  startWorker(timeoutMs = 10_000): Promise<boolean> {
+    return this.worker.start(timeoutMs);
+  }
+
+  close(): void {
+    this.worker.close();
+  }
+
+  /**
+   * Run `fn` over `units` (vectors or rows): with the worker taking the second half when the call covers at
+   * least SIMD_WORKER_MIN_FLOATS, by `args(from, count)` (byte pointers moved to unit `from`).
+   */
+  private split(fn: keyof typeof FN_INDEX, units: number, floats: number, args: (from: number, count: number) => number[]): void {
+    const worker = units >= 2 && floats >= SIMD_WORKER_MIN_FLOATS ? this.worker.get() : null;
+    const call = this.fns[fn] as (...a: number[]) => void;
+    if (!worker) return call(...args(0, units));
+    const half = units >> 1;
+    worker.start([[FN_INDEX[fn], ...args(half, units - half)]]);
+    try {
+      call(...args(0, half));
+    } finally {
+      worker.wait();
+    }
   }
 
   /** GELU (tanh form) of x's first n values. */
@@ -254,7 +299,7 @@ export class WasmSimd {
     const m = this.f32;
     m.set(head(x, n), 0);
     m.set(head(s, rows), sOff);
-    this.fns.expShift(0, sOff * 4, oOff * 4, rows, R);
+    this.split('expShift', rows, n, (r, count) => [r * R * 4, (sOff + r) * 4, (oOff + r * R) * 4, count, R]);
     return copyOut(m, oOff, n);
   }
 
@@ -269,8 +314,9 @@ export class WasmSimd {
       m.fill(0, i * n4 + n, (i + 1) * n4);
     });
     const out = inputs.length * n4;
-    if (fn === 'gelu') this.fns.gelu(0, out * 4, n4 / 4);
-    else this.fns.geluBackward(0, n4 * 4, out * 4, n4 / 4);
+    // vector v of every array is at byte 16 v past the array's start
+    if (fn === 'gelu') this.split('gelu', n4 / 4, n, (v, count) => [v * 16, out * 4 + v * 16, count]);
+    else this.split('geluBackward', n4 / 4, n, (v, count) => [v * 16, n4 * 4 + v * 16, out * 4 + v * 16, count]);
     return copyOut(m, out, n);
   }
 
