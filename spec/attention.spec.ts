@@ -8,11 +8,10 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { destroyDevices, device, fusedAttention, Generator, setGemmWorker, startProfile, stopProfile, tensor, type Tensor } from '../core/index.js';
-import { availableParallelism } from 'node:os';
 import { setKernelOverride } from '../core/devices/overrides.js';
 import { ATTENTION_WORKER_MIN_MACS, WasmAttention } from '../core/devices/webasm/wasm/attention.js';
 import { causalAttention, mergeHeads, splitHeads } from '../nn/attention.js';
-import { expectClose } from './helpers.js';
+import { expectClose, startWorkerFor } from './helpers.js';
 
 afterAll(() => destroyDevices());
 
@@ -134,9 +133,7 @@ describe('fusedAttention on webasm: half of the heads on the worker thread', () 
   it('gives bitwise the one-thread result (and the reference within float32 rounding) for a call past ATTENTION_WORKER_MIN_MACS', async () => {
     const a = new WasmAttention({ shared: true });
     try {
-      const threaded = await a.startWorker();
-      if (!threaded) console.warn('fusedAttention worker: not available here (one core?), the split is not exercised');
-      expect(threaded || availableParallelism() < 2).toBe(true);
+      await startWorkerFor('fusedAttention', () => a.startWorker());
       const [B, T, H, D, offset] = [3, 67, 5, 8, 0]; // 15 heads (an odd split), 67 keys (a vector tail)
       expect(B * H * T * T * 2 * D).toBeGreaterThanOrEqual(ATTENTION_WORKER_MIN_MACS);
       const g = new Generator(9);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 /** Shared test helpers: build an op-table case on a device, and compare arrays with a tolerance. */
 import { device, tensor, type Tensor } from '../core/index.js';
 import type { InputCase, Tolerance } from './op-table/index.js';
@@ -29,4 +30,15 @@ export function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: Tol
 
 export function webgpuDir(): string | undefined {
   return process.env.TSGRAD_VK_DIR;
+}
+
+/**
+ * Start a WebAssembly module's worker thread for a test of the two-thread split. It may be missing only
+ * where the machine has one core (the test then runs on one thread and says so); anywhere else that fails.
+ */
+export async function startWorkerFor(what: string, start: () => Promise<boolean>): Promise<boolean> {
+  const threaded = await start();
+  if (!threaded) console.warn(`${what} worker: not available here (one core?), the split is not exercised`);
+  if (!threaded && availableParallelism() >= 2) throw new Error(`${what}: the worker thread did not start on a ${availableParallelism()}-core machine`);
+  return threaded;
 }

@@ -19,6 +19,7 @@ import { WasmWorker } from '../core/devices/webasm/wasm/worker.js';
 import { FuncBuilder, moduleBytes } from '../core/devices/webasm/wasm/builder.js';
 import { matmulRows4Spec } from '../core/devices/gpujs/matmul-rows4.js';
 import { setKernelOverride } from '../core/devices/overrides.js';
+import { startWorkerFor } from './helpers.js';
 
 /** The kernels compared here, as implementations of matmul's kernel `matmulStrided`. */
 const IMPLEMENTATION = { auto: 'auto', strided: 'none', rows4: 'matmulRows4', wasm: 'matmulWasm' } as const;
@@ -263,10 +264,7 @@ describe('wasm gemm: big products split between two threads', () => {
   it('a product past GEMM_WORKER_MIN_MACS (with and without a bias) is bitwise the one-thread product, within float32 rounding of float64', async () => {
     const g = new WasmGemm({ shared: true });
     try {
-      const threaded = await g.startWorker();
-      // skipped only where the runtime has no second core or no shared memory (said in the test name's log)
-      if (!threaded) console.warn('wasm gemm worker: not available here (one core?), the split is not exercised');
-      expect(threaded || availableParallelism() < 2).toBe(true);
+      await startWorkerFor('wasm gemm', () => g.startWorker());
       const gen = new Generator(5);
       for (const tA of [false, true]) {
         const [M, N, K] = [261, 131, 1000]; // 66 row blocks (the last padded), 17 panels; M N K > 2^25 (and the threshold)

@@ -17,8 +17,7 @@ import { causalSoftmax, crossEntropy, destroyDevices, device, gelu, Generator, i
 import { listOverrides, setKernelOverride } from '../core/devices/overrides.js';
 import { startProfile, stopProfile } from '../core/profile.js';
 import { SIMD_WORKER_MIN_FLOATS, wasmSimd, WasmSimd } from '../core/devices/webasm/wasm/simd.js';
-import { availableParallelism } from 'node:os';
-import { expectClose } from './helpers.js';
+import { expectClose, startWorkerFor } from './helpers.js';
 
 afterAll(() => destroyDevices());
 
@@ -210,9 +209,7 @@ describe('SIMD kernels: the second half of a big call on the worker thread', () 
   it('GELU, its backward and expShift past SIMD_WORKER_MIN_FLOATS are bitwise the one-thread results', async () => {
     const s = new WasmSimd({ shared: true });
     try {
-      const threaded = await s.startWorker();
-      if (!threaded) console.warn('SIMD worker: not available here (one core?), the split is not exercised');
-      expect(threaded || availableParallelism() < 2).toBe(true);
+      await startWorkerFor('SIMD', () => s.startWorker());
       const g = new Generator(4);
       const n = SIMD_WORKER_MIN_FLOATS + 13; // an odd tail
       const x = Float32Array.from({ length: n }, () => g.normal() * 4);
