@@ -45,8 +45,13 @@ const SMALL_TRANSPOSE = 1 << 20;
  * gemm(A, B, C, MB, NP, Kp, lda, bias): C[Mp][Np] = A[Mp][Kp] B[Kp][Np] + bias[Np] on every row (byte
  * pointers; A row-major with rows lda bytes apart, B packed in panels, bias zeros for a plain product);
  * MB = Mp / 4 row blocks, NP = Np / 8 panels, Kp a multiple of UNROLL.
+ *
+ * With `panels` (the function gemmP), A is packed in panels of 4 rows instead, k-major: [MB][Kp][4], and lda
+ * is ignored. Per k it loads the 4 rows' values as one vector and splats each lane (a shuffle) where gemm
+ * splat-loads them one by one: the same products and sums in the same order, so bitwise the same C. It is
+ * what a transposed A packs into cheaply (`packAT`: each k of a panel is 4 neighbouring floats of the source).
  */
-function gemmFunction(): FuncBuilder {
+function gemmFunction(panels = false): FuncBuilder {
   const f = new FuncBuilder(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
   const [A, B, C, MB, NP, Kp, lda, bias] = [0, 1, 2, 3, 4, 5, 6, 7];
   const bPanel = f.local('i32');
@@ -63,6 +68,7 @@ function gemmFunction(): FuncBuilder {
   const vb0 = f.local('v128');
   const vb1 = f.local('v128');
   const s = f.local('v128');
+  const va = f.local('v128');
 
   // ldc = NP * 32 bytes (a row of C); bEnd = B + NP * Kp * 32
   f.localGet(NP).i32Const(32).op(OP.i32Mul).localSet(ldc);
@@ -78,27 +84,32 @@ function gemmFunction(): FuncBuilder {
     f.blockLoop(() => {
       // for each block of 4 rows: pointers to the rows, k-end of the first
       f.localGet(rb).localGet(MB).op(OP.i32GeU, OP.brIf, 1);
-      for (let r = 0; r < 4; r++) f.localGet(rowA).localGet(lda).i32Const(r).op(OP.i32Mul).op(OP.i32Add).localSet(pa[r]);
+      if (panels) f.localGet(rowA).localSet(pa[0]);
+      else for (let r = 0; r < 4; r++) f.localGet(rowA).localGet(lda).i32Const(r).op(OP.i32Mul).op(OP.i32Add).localSet(pa[r]);
       // the accumulators start from the panel's 8 bias values (the same for the 4 rows)
       for (let r = 0; r < 4; r++) {
         f.localGet(bias).v128Load(0).localSet(acc[2 * r]);
         f.localGet(bias).v128Load(16).localSet(acc[2 * r + 1]);
       }
       f.localGet(bPanel).localSet(pb);
-      f.localGet(rowA).localGet(Kp).i32Const(4).op(OP.i32Mul).op(OP.i32Add).localSet(kEnd);
+      f.localGet(rowA).localGet(Kp).i32Const(panels ? 16 : 4).op(OP.i32Mul).op(OP.i32Add).localSet(kEnd);
       f.blockLoop(() => {
         // for k in steps of UNROLL
         f.localGet(pa[0]).localGet(kEnd).op(OP.i32GeU, OP.brIf, 1);
         for (let u = 0; u < UNROLL; u++) {
           f.localGet(pb).v128Load(u * 32).localSet(vb0);
           f.localGet(pb).v128Load(u * 32 + 16).localSet(vb1);
+          if (panels) f.localGet(pa[0]).v128Load(u * 16).localSet(va);
           for (let r = 0; r < 4; r++) {
-            f.localGet(pa[r]).v128Load32Splat(u * 4).localSet(s);
+            // lane r of the panel's vector at this k, or row r's value loaded and splat
+            if (panels) f.localGet(va).localGet(va).simd(I8X16_SHUFFLE, ...LANE_SPLAT[r]).localSet(s);
+            else f.localGet(pa[r]).v128Load32Splat(u * 4).localSet(s);
             f.localGet(acc[2 * r]).localGet(s).localGet(vb0).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).localSet(acc[2 * r]);
             f.localGet(acc[2 * r + 1]).localGet(s).localGet(vb1).simd(SIMD.f32x4Mul).simd(SIMD.f32x4Add).localSet(acc[2 * r + 1]);
           }
         }
-        for (const p of pa) f.i32AddTo(p, UNROLL * 4);
+        if (panels) f.i32AddTo(pa[0], UNROLL * 16);
+        else for (const p of pa) f.i32AddTo(p, UNROLL * 4);
         f.i32AddTo(pb, UNROLL * 32);
         f.op(OP.br, 0);
       });
@@ -108,7 +119,8 @@ function gemmFunction(): FuncBuilder {
         f.localGet(cRow).localGet(ldc).i32Const(r).op(OP.i32Mul).op(OP.i32Add).localGet(acc[2 * r + 1]).v128Store(16);
       }
       f.localGet(cRow).localGet(ldc).i32Const(4).op(OP.i32Mul).op(OP.i32Add).localSet(cRow);
-      f.localGet(rowA).localGet(lda).i32Const(4).op(OP.i32Mul).op(OP.i32Add).localSet(rowA);
+      if (panels) f.localGet(rowA).localGet(Kp).i32Const(16).op(OP.i32Mul).op(OP.i32Add).localSet(rowA);
+      else f.localGet(rowA).localGet(lda).i32Const(4).op(OP.i32Mul).op(OP.i32Add).localSet(rowA);
       f.i32AddTo(rb, 1);
       f.op(OP.br, 0);
     });
@@ -116,6 +128,48 @@ function gemmFunction(): FuncBuilder {
     f.i32AddTo(cCol, 32);
     f.i32AddTo(bias, 32);
     f.op(OP.br, 0);
+  });
+  return f;
+}
+
+/** i8x16.shuffle, and its 16 lane bytes that splat float lane r of the first operand. */
+const I8X16_SHUFFLE = 0x0d;
+const LANE_SPLAT = [0, 1, 2, 3].map((r) => Array.from({ length: 16 }, (_, i) => 4 * r + (i % 4)));
+
+/**
+ * Panel packers from a source whose row k holds the panel values side by side (rowBytes apart):
+ * dst[p][k][0..w-1] = src[k][w p .. w p + w - 1] for K rows, zeros for K <= k < Kp, w floats as w / 4
+ * vectors. packAT (w = 4): A's panels for gemmP from a transposed A (row k of the source is column k of
+ * op(A)); packB (w = 8): B's panels from a B with dense rows. The last panel may read up to w - 1 floats
+ * past a row: they land in rows (A) or columns (B) past M or N, which C drops.
+ * (src, dst, panels, K, Kp, rowBytes)
+ */
+function packPanelsFunction(w: 4 | 8): FuncBuilder {
+  const f = new FuncBuilder(['i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
+  const [src, dst, panels, K, Kp, rowBytes] = [0, 1, 2, 3, 4, 5];
+  const b = f.local('i32');
+  const k = f.local('i32');
+  const from = f.local('i32');
+  const to = f.local('i32');
+  f.i32Const(0).localSet(b);
+  f.localGet(dst).localSet(to);
+  f.blockLoop(() => {
+    f.localGet(b).localGet(panels).op(OP.i32GeU, OP.brIf, 1);
+    f.localGet(src).localGet(b).i32Const(w * 4).op(OP.i32Mul).op(OP.i32Add).localSet(from);
+    f.i32Const(0).localSet(k);
+    f.blockLoop(() => {
+      f.localGet(k).localGet(Kp).op(OP.i32GeU, OP.brIf, 1);
+      for (let v = 0; v < w / 4; v++) {
+        // k < K: the source's 4 floats; else zeros
+        f.localGet(to);
+        f.localGet(k).localGet(K).op(OP.i32GeU).op(OP.if, 0x7b /* v128 */).v128Zero().op(OP.else).localGet(from).v128Load(v * 16).op(OP.end);
+        f.v128Store(v * 16);
+      }
+      f.i32AddTo(to, w * 4);
+      f.localGet(from).localGet(rowBytes).op(OP.i32Add).localSet(from);
+      f.i32AddTo(k, 1).op(OP.br, 0);
+    });
+    f.i32AddTo(b, 1).op(OP.br, 0);
   });
   return f;
 }
@@ -172,6 +226,9 @@ export class WasmGemm {
   private readonly memory: WebAssembly.Memory;
   private f32: Float32Array;
   private readonly gemm: (A: number, B: number, C: number, MB: number, NP: number, Kp: number, lda: number, bias: number) => void;
+  private readonly gemmP: WasmGemm['gemm'];
+  private readonly packAT: (src: number, dst: number, MB: number, K: number, Kp: number, rowBytes: number) => void;
+  private readonly packBW: WasmGemm['packAT'];
   private readonly module: WebAssembly.Module;
   private readonly worker: WorkerSlot;
 
@@ -179,9 +236,18 @@ export class WasmGemm {
     const shared = opts.shared ?? canShare();
     this.memory = shared ? new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true }) : new WebAssembly.Memory({ initial: 1 });
     this.f32 = new Float32Array(this.memory.buffer);
-    this.module = new WebAssembly.Module(moduleBytes([{ name: 'gemm', fn: gemmFunction() }], shared ? { sharedMaxPages: SHARED_MAX_PAGES } : true));
-    this.gemm = new WebAssembly.Instance(this.module, { env: { memory: this.memory } }).exports.gemm as WasmGemm['gemm'];
-    const make = () => new WasmWorker(this.module, this.memory, [{ name: 'gemm', arity: 8, floats: [] }], 'matmul (wasm)');
+    const fns = [
+      { name: 'gemm', fn: gemmFunction() }, { name: 'gemmP', fn: gemmFunction(true) },
+      { name: 'packAT', fn: packPanelsFunction(4) }, { name: 'packB', fn: packPanelsFunction(8) },
+    ];
+    this.module = new WebAssembly.Module(moduleBytes(fns, shared ? { sharedMaxPages: SHARED_MAX_PAGES } : true));
+    const ex = new WebAssembly.Instance(this.module, { env: { memory: this.memory } }).exports;
+    this.gemm = ex.gemm as WasmGemm['gemm'];
+    this.gemmP = ex.gemmP as WasmGemm['gemm'];
+    this.packAT = ex.packAT as WasmGemm['packAT'];
+    this.packBW = ex.packB as WasmGemm['packAT'];
+    const sigs = [{ name: 'gemm', arity: 8, floats: [] }, { name: 'gemmP', arity: 8, floats: [] }];
+    const make = () => new WasmWorker(this.module, this.memory, sigs, 'matmul (wasm)');
     this.worker = new WorkerSlot(shared ? make : null, 'matmul');
   }
 
@@ -229,32 +295,51 @@ export class WasmGemm {
     // read together do not fall into the same L1 cache sets (measured: 1024^3 ran at 17 instead of 25 GFLOP/s)
     const lda = Kp % 256 === 0 ? Kp + 4 : Kp;
     const size = Mp * lda + Np * Kp + Mp * Np;
+    // a transposed A whose source rows lie one after another (a plain transpose, one batch per product):
+    // copied in as one block, then packed into panels by packAT in WebAssembly (gemmP reads those)
+    const panels = a.si === 1 && a.sk === M && M > 1 && products[0].rows === M;
+    // likewise a B with dense rows (row k is B's k-th row): one block copy, packed by packB
+    const denseB = b.sk === 1 && b.si === N && N > 1;
+    const stage = Np + products.length * size;
+    const stageB = stage + (panels ? K * M + 4 : 0);
     // the bias row (zeros for a plain product) first, at byte 0 (gemm's last argument), then each
-    // product's A, B and C
-    this.ensure(Np + products.length * size);
+    // product's A, B and C, then the staged sources of A (panels) and B (denseB)
+    this.ensure(stageB + (denseB ? K * N + 8 : 0));
     const m0 = this.f32;
     if (bias) {
       for (let j = 0; j < N; j++) m0[j] = bias[j];
       m0.fill(0, N, Np);
     } else m0.fill(0, 0, Np);
     const regions: Region[] = products.map((p, i) => ({ ...p, aOff: Np + i * size, bOff: Np + i * size + Mp * lda, cOff: Np + i * size + Mp * lda + Np * Kp }));
-    for (const r of regions) {
-      this.packA(a, r, M, K, lda, Mp);
-      this.packB(b, r, N, K, Kp, Np);
-    }
     const MB = Mp / 4;
+    for (const r of regions) {
+      if (panels) {
+        const src0 = r.bat * a.sb;
+        this.f32.set(a.data.subarray(src0, src0 + K * M), stage);
+        this.f32.fill(0, stage + K * M, stage + K * M + 4);
+        this.packAT(stage * 4, r.aOff * 4, MB, K, Kp, M * 4);
+      } else this.packA(a, r, M, K, lda, Mp);
+      if (denseB) {
+        const src0 = r.bat * b.sb;
+        this.f32.set(b.data.subarray(src0, src0 + K * N), stageB);
+        this.f32.fill(0, stageB + K * N, stageB + K * N + 8);
+        this.packBW(stageB * 4, r.bOff * 4, Np / 8, K, Kp, N * 4);
+      } else this.packB(b, r, N, K, Kp, Np);
+    }
     const worker = this.workerFor(products[0].rows * N * K, MB);
+    // gemm (index 0) or gemmP (1); the bytes from one block of 4 rows of A to the next
+    const [fn, call, blockBytes] = panels ? [1, this.gemmP, Kp * 16] : [0, this.gemm, lda * 16];
     for (const r of regions) {
       if (worker) {
         // the worker takes row blocks [half, MB), this thread [0, half)
         const half = MB >> 1;
-        worker.start([[0, (r.aOff + half * 4 * lda) * 4, r.bOff * 4, (r.cOff + half * 4 * Np) * 4, MB - half, Np / 8, Kp, lda * 4, 0]]);
+        worker.start([[fn, r.aOff * 4 + half * blockBytes, r.bOff * 4, (r.cOff + half * 4 * Np) * 4, MB - half, Np / 8, Kp, lda * 4, 0]]);
         try {
-          this.gemm(r.aOff * 4, r.bOff * 4, r.cOff * 4, half, Np / 8, Kp, lda * 4, 0);
+          call(r.aOff * 4, r.bOff * 4, r.cOff * 4, half, Np / 8, Kp, lda * 4, 0);
         } finally {
           worker.wait();
         }
-      } else this.gemm(r.aOff * 4, r.bOff * 4, r.cOff * 4, MB, Np / 8, Kp, lda * 4, 0);
+      } else call(r.aOff * 4, r.bOff * 4, r.cOff * 4, MB, Np / 8, Kp, lda * 4, 0);
     }
     const m = this.f32;
     for (const r of regions) {
