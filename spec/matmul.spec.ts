@@ -314,3 +314,32 @@ describe('wasm worker thread (core/devices/webasm/wasm/worker.ts)', () => {
     }
   });
 });
+
+describe('wasm gemm: operands packed by WebAssembly (packAT, packB) or by JavaScript give the same bits', () => {
+  it('a transposed A and a B with dense rows, against the same values laid out the other way', () => {
+    const g = new WasmGemm({ shared: false });
+    const gen = new Generator(13);
+    for (const [M, N, K] of [[2, 3, 1], [5, 9, 7], [64, 64, 33], [13, 17, 130], [4, 8, 4]]) {
+      const At = Float32Array.from({ length: K * M }, () => gen.normal()); // op(A) = At^T: [K][M] rows
+      const A = new Float32Array(M * K);
+      for (let i = 0; i < M; i++) for (let k = 0; k < K; k++) A[i * K + k] = At[k * M + i];
+      const B = Float32Array.from({ length: K * N }, () => gen.normal()); // dense rows [K][N]
+      const Bt = new Float32Array(N * K);
+      for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) Bt[j * K + k] = B[k * N + j];
+      const bias = Float32Array.from({ length: N }, () => gen.normal());
+      // panels (transposed A, dense B) vs JavaScript packing (row-major A, transposed B)
+      const viaWasm = g.run({ data: At, sb: 0, si: 1, sk: M }, { data: B, sb: 0, si: N, sk: 1 }, 1, M, N, K, bias);
+      const viaJs = g.run({ data: A, sb: 0, si: K, sk: 1 }, { data: Bt, sb: 0, si: 1, sk: K }, 1, M, N, K, bias);
+      expect(Buffer.from(viaWasm.buffer, viaWasm.byteOffset, viaWasm.byteLength).equals(Buffer.from(viaJs.buffer, viaJs.byteOffset, viaJs.byteLength)), `${M}x${N}x${K}`).toBe(true);
+      // and the float64 product within float32 rounding
+      for (let i = 0; i < M; i++) {
+        for (let j = 0; j < N; j++) {
+          let ref = bias[j];
+          let abs = Math.abs(bias[j]);
+          for (let k = 0; k < K; k++) (ref += A[i * K + k] * B[k * N + j]), (abs += Math.abs(A[i * K + k] * B[k * N + j]));
+          expect(Math.abs(viaWasm[i * N + j] - ref)).toBeLessThanOrEqual((K + 4) * U * abs);
+        }
+      }
+    }
+  });
+});
