@@ -8,6 +8,9 @@
  * (written to `message`); jobs from index 8 on, SLOTS ints each: the function's index, then its arguments
  * (float arguments as float32 bits). The caller blocks in `wait()` (Atomics.wait) until the worker has
  * answered, so kernels stay synchronous. A trap in the worker comes back as an error with its message.
+ * Neither side spins before waiting: spinning ~100k checks first (to skip the wake-up) made the tiny-GPT
+ * step slower, 34-35 -> 39-43 ms at 47 -> 67-74 ms of CPU time (`npx tsx bench/train-step.ts --devices
+ * webasm --no-tfjs --no-torch`, three alternating runs): three modules' workers spinning on two cores.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
