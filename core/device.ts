@@ -22,6 +22,7 @@ import './devices/webasm/index-add-override.js';
 import './devices/webasm/gelu-override.js';
 import './devices/webasm/attention-override.js';
 import './devices/webasm/adam-override.js';
+import './devices/webasm/norm-override.js';
 import { kernel, type GridKernelSpec, type KernelArg, type KernelSpec, type KernelThis } from './kernel.js';
 import { describeAdapter, findWebGpuAdapter, type AdapterInfo } from './webgpu-probe.js';
 import { environmentVariable, isNode, notice } from './environment.js';

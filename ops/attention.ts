@@ -18,11 +18,11 @@
  * (core/devices/webasm/attention-override.ts).
  */
 import { fusedBackward, record } from '../core/autograd.js';
-import type { Data } from '../core/device.js';
 import type { KernelThis } from '../core/kernel.js';
 import { kernel } from '../core/kernel.js';
 import { shapeStr } from '../core/shape.js';
 import { runKernel, Tensor } from '../core/tensor.js';
+import { splitOutput } from './common.js';
 import { matmul } from './matmul.js';
 import { causalSoftmax } from './softmax.js';
 
@@ -155,17 +155,6 @@ export interface FusedAttentionOpts {
   scale?: number;
 }
 
-/** Consecutive parts of one flat output as tensors (views: no copy). */
-function parts(data: Data | Promise<Data>, shapes: number[][], dev: Tensor['device']): Tensor[] {
-  let at = 0;
-  return shapes.map((s) => {
-    const from = at;
-    const to = (at += s.reduce((a, b) => a * b, 1));
-    const view = (d: Data) => d.subarray(from, to) as Data;
-    return new Tensor(data instanceof Promise ? data.then(view) : view(data), s, dev);
-  });
-}
-
 /**
  * Causal multi-head attention of q [B, Tq, H D], k [B, Tk, H D], v [B, Tk, H Dv] (heads side by side in
  * the last dim, as q/k/v projections make them) -> [B, Tq, H Dv]: for each head, softmax over the keys
@@ -195,13 +184,13 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, opts: FusedAtten
   const dev = q.device;
   const dims = [B, Tq, Tk, H, D, Dv, offset, scale];
   const out = runKernel(dev, K.forward, B * Tq * H * (Dv + 1), [q, k, v, ...dims]);
-  const [y, lse] = parts(out, [[B, Tq, HDv], [B, Tq, H]], dev);
+  const [y, lse] = splitOutput(out, [[B, Tq, HDv], [B, Tq, H]], dev);
   return record(y, 'fusedAttention', [q, k, v], (g) =>
     fusedBackward(
       () => {
         const delta = new Tensor(runKernel(dev, K.delta, B * Tq * H, [g, y, Dv]), [B, Tq, H], dev);
         const grads = runKernel(dev, K.backward, B * Tq * H * D + B * Tk * H * (D + Dv), [q, k, v, g, lse, delta, ...dims]);
-        return parts(grads, [[B, Tq, HD], [B, Tk, HD], [B, Tk, HDv]], dev);
+        return splitOutput(grads, [[B, Tq, HD], [B, Tk, HD], [B, Tk, HDv]], dev);
       },
       () => composedBackward(g, q, k, v, H, offset, scale),
     ),

@@ -2,8 +2,8 @@
  * Small helpers every op file uses: scalar operands, device checks, and the fixed-rank shape/stride
  * arrays that strided kernels take as arguments.
  */
-import type { Data } from '../core/device.js';
-import { MAX_RANK, padShape, shapeStr, stridesOf, type Shape } from '../core/shape.js';
+import type { Data, Device } from '../core/device.js';
+import { MAX_RANK, numel, padShape, shapeStr, stridesOf, type Shape } from '../core/shape.js';
 import { Tensor, type TensorLike } from '../core/tensor.js';
 
 /** Numbers become scalar tensors on `like`'s device; tensors must share its device. */
@@ -71,4 +71,18 @@ export function checkIndexRange(op: string, index: Tensor, size: number, what: s
 /** Run after an optional async check, so a failed check shows up when the result is read. */
 export function after(check: void | Promise<void>, run: () => Data | Promise<Data>): Data | Promise<Data> {
   return check instanceof Promise ? check.then(run) : run();
+}
+
+/**
+ * Consecutive parts of one kernel's flat output as tensors of the given shapes (views: no copy), for
+ * kernels that compute several results in one call (fusedAttention, the norms).
+ */
+export function splitOutput(data: Data | Promise<Data>, shapes: Shape[], dev: Device): Tensor[] {
+  let at = 0;
+  return shapes.map((s) => {
+    const from = at;
+    const to = (at += numel(s));
+    const view = (d: Data) => d.subarray(from, to) as Data;
+    return new Tensor(data instanceof Promise ? data.then(view) : view(data), s, dev);
+  });
 }

@@ -7,77 +7,80 @@
  * Both are one kernel with `c` = 1 (centre: LayerNorm) or 0 (RMSNorm). With xhat = (x - c mean(x)) rstd and
  * dxhat = g w, the backward is
  *   dx = rstd (dxhat - c mean(dxhat) - xhat mean(dxhat xhat)),   dw = sum over rows of g xhat,   db = sum of g.
- * As kernels: two row means, one apply, one column sum (w); the same rule written with ops runs when a
- * graph of the gradient is needed (`fusedBackward`). Composed from primitive ops the forward alone took 9
- * kernels and its backward about 20.
+ * One kernel each way: the forward writes y and each row's mean and rstd (kept for the backward), the
+ * backward dx, dw and db; the same rule written with ops runs when a graph of the gradient is needed
+ * (`fusedBackward`). Composed from primitive ops the forward alone took 9 kernels and its backward about
+ * 20; webasm and cpu run both kernels as one JavaScript pass per row (core/devices/webasm/norm-override.ts).
  */
 import { fusedBackward, record } from '../core/autograd.js';
 import type { KernelThis } from '../core/kernel.js';
 import { kernel } from '../core/kernel.js';
 import { shapeStr } from '../core/shape.js';
 import { runKernel, Tensor } from '../core/tensor.js';
-import { reduceRows } from './reduce.js';
+import { splitOutput } from './common.js';
 
-// per row r of x [rows, R]: 1 / sqrt(mean((x - c s/R)^2) + eps), s = the row sum
-function normRstd(this: KernelThis, x: Float32Array, s: Float32Array, R: number, c: number, eps: number): number {
-  const start = this.thread.x * R;
-  const mu = (c * s[this.thread.x]) / R;
+// x is [rows, R] row-major (n = rows R values); c = 1 (LayerNorm: centred) or 0 (RMSNorm).
+// Forward, one kernel: [y (n) | mean (rows) | rstd (rows)]. A thread of y computes its row's mean and rstd
+// itself (O(R)), as do the threads of the statistics.
+function normForward(
+  this: KernelThis, x: Float32Array, w: Float32Array, b: Float32Array, rows: number, R: number, c: number, eps: number,
+): number {
+  const t = this.thread.x;
+  const n = rows * R;
+  let row = t - n - rows; // the thread's row: rstd part by default
+  if (t < n) row = Math.floor(t / R);
+  else if (t < n + rows) row = t - n;
+  const start = row * R;
+  let s = 0;
+  for (let j = 0; j < R; j++) s += x[start + j];
+  const mu = (c * s) / R;
+  if (t >= n && t < n + rows) return mu;
   let v = 0;
-  for (let j = 0; j < R; j++) {
-    const d = x[start + j] - mu;
+  for (let k = 0; k < R; k++) {
+    const d = x[start + k] - mu;
     v += d * d;
   }
-  return 1 / Math.sqrt(v / R + eps);
+  const r = 1 / Math.sqrt(v / R + eps);
+  if (t >= n) return r;
+  const jj = t - start;
+  return (x[t] - mu) * r * w[jj] + b[jj];
 }
-function normApply(
-  this: KernelThis, x: Float32Array, s: Float32Array, rstd: Float32Array, w: Float32Array, b: Float32Array, R: number, c: number,
+
+// Backward, one kernel: [dx (n) | dw (R) | db (R)] from g, x and the forward's [mean | rstd] (stats):
+//   dx = rstd (g w - c mean(g w) - xhat mean(g w xhat)) per row,  dw = sum over rows of g xhat,  db = sum of g.
+// A thread of dx computes its row's two means (O(R)); a thread of dw or db sums its column (O(rows)).
+function normBackward(
+  this: KernelThis, g: Float32Array, x: Float32Array, stats: Float32Array, w: Float32Array, rows: number, R: number, c: number,
 ): number {
-  const row = Math.floor(this.thread.x / R);
-  const j = this.thread.x - row * R;
-  return (x[this.thread.x] - (c * s[row]) / R) * rstd[row] * w[j] + b[j];
-}
-// per row: [mean(dxhat), mean(dxhat * xhat)] as two kernels
-function normMeanDxhat(this: KernelThis, g: Float32Array, w: Float32Array, R: number): number {
-  const start = this.thread.x * R;
-  let a = 0;
-  for (let j = 0; j < R; j++) a += g[start + j] * w[j];
-  return a / R;
-}
-function normMeanDxhatXhat(
-  this: KernelThis, g: Float32Array, x: Float32Array, s: Float32Array, rstd: Float32Array, w: Float32Array, R: number, c: number,
-): number {
-  const start = this.thread.x * R;
-  const mu = (c * s[this.thread.x]) / R;
-  let a = 0;
-  for (let j = 0; j < R; j++) a += g[start + j] * w[j] * (x[start + j] - mu);
-  return (a * rstd[this.thread.x]) / R;
-}
-function normBackward_(
-  this: KernelThis, g: Float32Array, x: Float32Array, s: Float32Array, rstd: Float32Array, w: Float32Array,
-  a: Float32Array, b: Float32Array, R: number, c: number,
-): number {
-  const row = Math.floor(this.thread.x / R);
-  const j = this.thread.x - row * R;
-  const r = rstd[row];
-  const xhat = (x[this.thread.x] - (c * s[row]) / R) * r;
-  return r * (g[this.thread.x] * w[j] - c * a[row] - xhat * b[row]);
-}
-// column j: sum over rows of g * xhat
-function normWeightGrad(
-  this: KernelThis, g: Float32Array, x: Float32Array, s: Float32Array, rstd: Float32Array, rows: number, R: number, c: number,
-): number {
-  const j = this.thread.x;
+  const t = this.thread.x;
+  const n = rows * R;
+  if (t < n) {
+    const row = Math.floor(t / R);
+    const start = row * R;
+    const mu = stats[row];
+    const r = stats[rows + row];
+    let a = 0;
+    let bb = 0;
+    for (let j = 0; j < R; j++) {
+      const gw = g[start + j] * w[j];
+      a += gw;
+      bb += gw * (x[start + j] - mu) * r;
+    }
+    const jt = t - start;
+    return r * (g[t] * w[jt] - (c * a) / R - (x[t] - mu) * r * (bb / R));
+  }
+  let col = t - n - R; // db's column by default
+  if (t < n + R) col = t - n;
   let acc = 0;
-  for (let r = 0; r < rows; r++) acc += g[r * R + j] * (x[r * R + j] - (c * s[r]) / R) * rstd[r];
+  for (let k = 0; k < rows; k++) {
+    if (t < n + R) acc += g[k * R + col] * (x[k * R + col] - stats[k]) * stats[rows + k];
+    else acc += g[k * R + col];
+  }
   return acc;
 }
 const K = {
-  rstd: kernel(normRstd),
-  apply: kernel(normApply),
-  meanDxhat: kernel(normMeanDxhat),
-  meanDxhatXhat: kernel(normMeanDxhatXhat),
-  backward: kernel(normBackward_),
-  weightGrad: kernel(normWeightGrad),
+  forward: kernel(normForward),
+  backward: kernel(normBackward),
 };
 
 function checkParam(op: string, x: Tensor, p: Tensor | null, what: string): void {
@@ -95,20 +98,18 @@ function normRows(op: 'layerNorm' | 'rmsNorm', x: Tensor, weight: Tensor | null,
   if (R === 0) throw new Error(`${op}: the normalised dim is empty (shape ${shapeStr(x.shape)})`);
   const rows = x.numel / R;
   const c = op === 'layerNorm' ? 1 : 0;
+  const dev = x.device;
   const w = weight ?? x.full([R], 1);
   const b = bias ?? x.full([R], 0);
-  const s = c ? reduceRows(x, rows, R, 'sum') : x.full([rows], 0);
-  const rstd = new Tensor(runKernel(x.device, K.rstd, rows, [x, s, R, c, eps]), [rows], x.device);
-  const y = new Tensor(runKernel(x.device, K.apply, x.numel, [x, s, rstd, w, b, R, c]), x.shape, x.device);
+  const out = runKernel(dev, K.forward, x.numel + 2 * rows, [x, w, b, rows, R, c, eps]);
+  const [y, stats] = splitOutput(out, [x.shape, [2 * rows]], dev);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   return record(y, op, inputs, (g) =>
     fusedBackward(
       () => {
-        const a = c ? new Tensor(runKernel(x.device, K.meanDxhat, rows, [g, w, R]), [rows], x.device) : s;
-        const bb = new Tensor(runKernel(x.device, K.meanDxhatXhat, rows, [g, x, s, rstd, w, R, c]), [rows], x.device);
-        const dx = new Tensor(runKernel(x.device, K.backward, x.numel, [g, x, s, rstd, w, a, bb, R, c]), x.shape, x.device);
-        const dw = weight ? new Tensor(runKernel(x.device, K.weightGrad, R, [g, x, s, rstd, rows, R, c]), [R], x.device) : null;
-        return [dx, ...(weight ? [dw] : []), ...(bias ? [g] : [])];
+        const grads = runKernel(dev, K.backward, x.numel + 2 * R, [g, x, stats, w, rows, R, c]);
+        const [dx, dw, db] = splitOutput(grads, [x.shape, [R], [R]], dev);
+        return [dx, ...(weight ? [dw] : []), ...(bias ? [db] : [])];
       },
       () => {
         // the same rule with ops, on a graph that reaches x (mean and rstd recomputed from it)

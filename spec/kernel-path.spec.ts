@@ -114,7 +114,7 @@ describe('kernel names are unique', () => {
 describe('overrides are tested, and ops never name a device', () => {
   it('every registered override names a spec file that exists and mentions it', () => {
     const all = listOverrides();
-    expect(all.map((o) => o.name).sort()).toEqual(['adamFlatLoop', 'attnBackwardWasm', 'attnForwardWasm', 'expShiftCausalWasm', 'expShiftRowsWasm', 'geluBackwardWasm', 'geluWasm', 'indexAddRows', 'matmulRows4', 'matmulWasm', 'nllBackwardRows']);
+    expect(all.map((o) => o.name).sort()).toEqual(['adamFlatLoop', 'attnBackwardWasm', 'attnForwardWasm', 'expShiftCausalWasm', 'expShiftRowsWasm', 'geluBackwardWasm', 'geluWasm', 'indexAddRows', 'matmulRows4', 'matmulWasm', 'nllBackwardRows', 'normBackwardRows', 'normForwardRows']);
     for (const o of all) {
       const file = join(root, o.testedBy);
       expect(existsSync(file), `${o.name}: ${o.testedBy}`).toBe(true);

@@ -16,70 +16,21 @@
  * multiples of 4 (the override hands other sizes back to the kernel). exp is simd.ts's (float32, 2 ulp).
  */
 import { outputArray } from '../../../pool.js';
-import { FuncBuilder, growFor, moduleBytes, OP } from './builder.js';
+import { Emit, FuncBuilder, growFor, moduleBytes, OP } from './builder.js';
 import { expInPlace, f32Splat, V } from './simd.js';
 import { canShare, MAX_JOBS, WasmWorker, WorkerSlot } from './worker.js';
 
 const I32_GT_U = 0x4b;
 const I32_SHR_U = 0x76;
 const SELECT = 0x1b;
-const F32_LOAD = 0x2a;
-const F32_STORE = 0x38;
 const F32_DIV = 0x95;
 const F32_MAX = 0x97;
 const F32_ADD = 0x92;
-const EXTRACT_LANE = 0x1f;
 /** Below every score and finite (so s - max stays defined): masked lanes before the max. */
 const MASKED = -3.4e38;
 
-/** Emitting helpers over one FuncBuilder. */
-class Emit {
-  constructor(readonly f: FuncBuilder) {}
-  i32(): number {
-    return this.f.local('i32');
-  }
-  v128(): number {
-    return this.f.local('v128');
-  }
-  /** Push the sum of terms: a local, or [local, local] for a product, or [local, constant]. */
-  sum(...terms: (number | [number, number | { c: number }])[]): this {
-    terms.forEach((t, k) => {
-      if (typeof t === 'number') this.f.localGet(t);
-      else {
-        this.f.localGet(t[0]);
-        if (typeof t[1] === 'number') this.f.localGet(t[1]);
-        else this.f.i32Const(t[1].c);
-        this.f.op(OP.i32Mul);
-      }
-      if (k > 0) this.f.op(OP.i32Add);
-    });
-    return this;
-  }
-  /** for (i = start (local or 0); i < end; i += step) body() */
-  loop(i: number, end: number, body: () => void, step = 1, start: number | null = null): void {
-    if (start === null) this.f.i32Const(0);
-    else this.f.localGet(start);
-    this.f.localSet(i);
-    this.f.blockLoop(() => {
-      this.f.localGet(i).localGet(end).op(OP.i32GeU, OP.brIf, 1);
-      body();
-      this.f.i32AddTo(i, step).op(OP.br, 0);
-    });
-  }
-  f32Load(): this {
-    this.f.op(F32_LOAD, 2, 0);
-    return this;
-  }
-  f32Store(): this {
-    this.f.op(F32_STORE, 2, 0);
-    return this;
-  }
-  /** Horizontal reduction of the v128 local x with f32 op `op` (add or max), left on the stack. */
-  reduce(x: number, op: number): this {
-    this.f.localGet(x).simd(EXTRACT_LANE, 0).localGet(x).simd(EXTRACT_LANE, 1).op(op);
-    this.f.localGet(x).simd(EXTRACT_LANE, 2).localGet(x).simd(EXTRACT_LANE, 3).op(op).op(op);
-    return this;
-  }
+/** Emitting helpers for the attention functions. */
+class AttnEmit extends Emit {
   /** KT[d][j] = src[j rs + 4 d] for j < Tk, d < n (KT rows of rowBytes, zeroed first over n rows). */
   transposeHead(src: number, rs: number, n: number, dst: number, Tk: number, rowBytes: number, l: { j: number; d: number; end: number }): void {
     const f = this.f;
@@ -136,7 +87,7 @@ class Emit {
 function forwardFunction(): FuncBuilder {
   const f = new FuncBuilder([...Array<'i32'>(15).fill('i32'), 'f32', 'i32', 'i32', 'i32']);
   const [Q, K, Vp, Y, ST, Tq, Tk, rsQ, rsK, rsV, rsY, rsST, D, Dv, offset, scale, KT, S, Tk4] = Array.from({ length: 19 }, (_, i) => i);
-  const e = new Emit(f);
+  const e = new AttnEmit(f);
   const [i, j, d, p, lim, end, bytes, qi, rowBytes, tmp, dvBytes] = Array.from({ length: 11 }, () => e.i32());
   const [acc, mx, x, inv] = [e.v128(), e.v128(), e.v128(), e.v128()];
   const ex = { n: e.v128(), r: e.v128(), p: e.v128() };
@@ -199,7 +150,7 @@ function forwardFunction(): FuncBuilder {
 function backwardFunction(): FuncBuilder {
   const f = new FuncBuilder([...Array<'i32'>(19).fill('i32'), 'f32', ...Array<'i32'>(5).fill('i32')]);
   const [Q, K, Vp, G, LSE, DEL, DQ, DK, DV, Tq, Tk, rsQ, rsK, rsV, rsG, rsL, D, Dv, offset, scale, KT, VT, P, DS, Tk4] = Array.from({ length: 25 }, (_, i) => i);
-  const e = new Emit(f);
+  const e = new AttnEmit(f);
   const [i, j, d, p, lim, end, bytes, qi, gi, rowBytes, tmp, dBytes, dvBytes, ptr] = Array.from({ length: 14 }, () => e.i32());
   const [acc, x, s] = [e.v128(), e.v128(), e.v128()];
   const ex = { n: e.v128(), r: e.v128(), p: e.v128() };

@@ -226,3 +226,60 @@ export function growFor(memory: WebAssembly.Memory, floats: number, what: string
   }
   return true;
 }
+
+const F32_LOAD = 0x2a;
+const F32_STORE = 0x38;
+const EXTRACT_LANE = 0x1f;
+
+/**
+ * Emitting helpers over one FuncBuilder: locals, sums of products of locals (addresses), counted loops,
+ * scalar f32 loads and stores, horizontal reductions of a v128.
+ */
+export class Emit {
+  constructor(readonly f: FuncBuilder) {}
+  i32(): number {
+    return this.f.local('i32');
+  }
+  v128(): number {
+    return this.f.local('v128');
+  }
+  /** Push the sum of terms: a local, or [local, local] for a product, or [local, constant]. */
+  sum(...terms: (number | [number, number | { c: number }])[]): this {
+    terms.forEach((t, k) => {
+      if (typeof t === 'number') this.f.localGet(t);
+      else {
+        this.f.localGet(t[0]);
+        if (typeof t[1] === 'number') this.f.localGet(t[1]);
+        else this.f.i32Const(t[1].c);
+        this.f.op(OP.i32Mul);
+      }
+      if (k > 0) this.f.op(OP.i32Add);
+    });
+    return this;
+  }
+  /** for (i = start (local or 0); i < end; i += step) body() */
+  loop(i: number, end: number, body: () => void, step = 1, start: number | null = null): void {
+    if (start === null) this.f.i32Const(0);
+    else this.f.localGet(start);
+    this.f.localSet(i);
+    this.f.blockLoop(() => {
+      this.f.localGet(i).localGet(end).op(OP.i32GeU, OP.brIf, 1);
+      body();
+      this.f.i32AddTo(i, step).op(OP.br, 0);
+    });
+  }
+  f32Load(): this {
+    this.f.op(F32_LOAD, 2, 0);
+    return this;
+  }
+  f32Store(): this {
+    this.f.op(F32_STORE, 2, 0);
+    return this;
+  }
+  /** Horizontal reduction of the v128 local x with f32 op `op` (add or max), left on the stack. */
+  reduce(x: number, op: number): this {
+    this.f.localGet(x).simd(EXTRACT_LANE, 0).localGet(x).simd(EXTRACT_LANE, 1).op(op);
+    this.f.localGet(x).simd(EXTRACT_LANE, 2).localGet(x).simd(EXTRACT_LANE, 3).op(op).op(op);
+    return this;
+  }
+}

@@ -20,7 +20,7 @@
  * 0 or Infinity anyway; NaN stays NaN (f32x4.min/max propagate it).
  */
 import { outputArray } from '../../../pool.js';
-import { FuncBuilder, growFor, moduleBytes, OP } from './builder.js';
+import { Emit, FuncBuilder, growFor, moduleBytes, OP } from './builder.js';
 import { canShare, WasmWorker, WorkerSlot } from './worker.js';
 
 
@@ -217,6 +217,105 @@ type RowFn = (X: number, S: number, O: number, rows: number, R: number) => void;
 type Map1 = (X: number, O: number, n4: number) => void;
 type Map2 = (X: number, Y: number, O: number, n4: number) => void;
 
+const F32_ADD = 0x92;
+const F32_MUL = 0x94;
+const F32_DIV = 0x95;
+const F32_SQRT = 0x91;
+
+/**
+ * normForward(X, W, B, Y, ST, rows, R4, c, eps, invR): per row of R4 vectors, mean = c sum(x) / R,
+ * rstd = 1 / sqrt(sum((x - mean)^2) / R + eps), y = (x - mean) rstd w + b; ST = [mean (rows) | rstd (rows)].
+ */
+function normForwardFunction(): FuncBuilder {
+  const f = new FuncBuilder([...Array<'i32'>(7).fill('i32'), 'f32', 'f32', 'f32']);
+  const [X, W, B, Y, ST, rows, R4, c, eps, invR] = Array.from({ length: 10 }, (_, i) => i);
+  const e = new Emit(f);
+  const [row, v, rowBytes, px, py] = [e.i32(), e.i32(), e.i32(), e.i32(), e.i32()];
+  const [acc, d, vmu, vr] = [e.v128(), e.v128(), e.v128(), e.v128()];
+  const [mu, r] = [f.local('f32'), f.local('f32')];
+  f.localGet(R4).i32Const(16).op(OP.i32Mul).localSet(rowBytes);
+  f.localGet(X).localSet(px);
+  f.localGet(Y).localSet(py);
+  e.loop(row, rows, () => {
+    f.v128Zero().localSet(acc);
+    e.loop(v, rowBytes, () => e.sum(px, v).f.v128Load().localGet(acc).simd(V.f32x4Add).localSet(acc), 16);
+    e.reduce(acc, F32_ADD).f.localGet(c).op(F32_MUL).localGet(invR).op(F32_MUL).localSet(mu);
+    f.localGet(mu).simd(V.f32x4Splat).localSet(vmu);
+    f.v128Zero().localSet(acc);
+    e.loop(v, rowBytes, () => {
+      e.sum(px, v).f.v128Load().localGet(vmu).simd(V.f32x4Sub).localSet(d);
+      f.localGet(d).localGet(d).simd(V.f32x4Mul).localGet(acc).simd(V.f32x4Add).localSet(acc);
+    }, 16);
+    f.op(0x43, ...new Uint8Array(Float32Array.of(1).buffer));
+    e.reduce(acc, F32_ADD).f.localGet(invR).op(F32_MUL).localGet(eps).op(F32_ADD).op(F32_SQRT).op(F32_DIV).localSet(r);
+    e.sum(ST, [row, { c: 4 }]).f.localGet(mu);
+    e.f32Store();
+    e.sum(ST, [rows, { c: 4 }], [row, { c: 4 }]).f.localGet(r);
+    e.f32Store();
+    f.localGet(r).simd(V.f32x4Splat).localSet(vr);
+    e.loop(v, rowBytes, () => {
+      e.sum(py, v);
+      e.sum(px, v).f.v128Load().localGet(vmu).simd(V.f32x4Sub).localGet(vr).simd(V.f32x4Mul);
+      e.sum(W, v).f.v128Load().simd(V.f32x4Mul);
+      e.sum(B, v).f.v128Load().simd(V.f32x4Add).v128Store();
+    }, 16);
+    f.localGet(px).localGet(rowBytes).op(OP.i32Add).localSet(px);
+    f.localGet(py).localGet(rowBytes).op(OP.i32Add).localSet(py);
+  });
+  return f;
+}
+
+/**
+ * normBackward(G, X, ST, W, DX, DW, DB, rows, R4, c, invR): per row, with xhat = (x - mean) rstd,
+ * dx = rstd (g w - c mean(g w) - xhat mean(g w xhat)); dw += g xhat and db += g over the rows (zeroed first).
+ */
+function normBackwardFunction(): FuncBuilder {
+  const f = new FuncBuilder([...Array<'i32'>(9).fill('i32'), 'f32', 'f32']);
+  const [G, X, ST, W, DX, DW, DB, rows, R4, c, invR] = Array.from({ length: 11 }, (_, i) => i);
+  const e = new Emit(f);
+  const [row, v, rowBytes, pg, px, pdx] = [e.i32(), e.i32(), e.i32(), e.i32(), e.i32(), e.i32()];
+  const [a, bb, gw, vmu, vr, ca, cb, xhat, g] = Array.from({ length: 9 }, () => e.v128());
+  f.localGet(R4).i32Const(16).op(OP.i32Mul).localSet(rowBytes);
+  e.loop(v, rowBytes, () => {
+    e.sum(DW, v).f.v128Zero().v128Store();
+    e.sum(DB, v).f.v128Zero().v128Store();
+  }, 16);
+  f.localGet(G).localSet(pg);
+  f.localGet(X).localSet(px);
+  f.localGet(DX).localSet(pdx);
+  e.loop(row, rows, () => {
+    e.sum(ST, [row, { c: 4 }]).f32Load().f.simd(V.f32x4Splat).localSet(vmu);
+    e.sum(ST, [rows, { c: 4 }], [row, { c: 4 }]).f32Load().f.simd(V.f32x4Splat).localSet(vr);
+    f.v128Zero().localSet(a);
+    f.v128Zero().localSet(bb);
+    e.loop(v, rowBytes, () => {
+      e.sum(pg, v).f.v128Load();
+      e.sum(W, v).f.v128Load().simd(V.f32x4Mul).localSet(gw);
+      f.localGet(a).localGet(gw).simd(V.f32x4Add).localSet(a);
+      e.sum(px, v).f.v128Load().localGet(vmu).simd(V.f32x4Sub).localGet(vr).simd(V.f32x4Mul);
+      f.localGet(gw).simd(V.f32x4Mul).localGet(bb).simd(V.f32x4Add).localSet(bb);
+    }, 16);
+    e.reduce(a, F32_ADD).f.localGet(c).op(F32_MUL).localGet(invR).op(F32_MUL).simd(V.f32x4Splat).localSet(ca);
+    e.reduce(bb, F32_ADD).f.localGet(invR).op(F32_MUL).simd(V.f32x4Splat).localSet(cb);
+    e.loop(v, rowBytes, () => {
+      e.sum(pg, v).f.v128Load().localSet(g);
+      e.sum(px, v).f.v128Load().localGet(vmu).simd(V.f32x4Sub).localGet(vr).simd(V.f32x4Mul).localSet(xhat);
+      // dx = rstd ((g w - ca) - xhat cb)
+      e.sum(pdx, v).f.localGet(vr).localGet(g);
+      e.sum(W, v).f.v128Load().simd(V.f32x4Mul).localGet(ca).simd(V.f32x4Sub);
+      f.localGet(xhat).localGet(cb).simd(V.f32x4Mul).simd(V.f32x4Sub).simd(V.f32x4Mul).v128Store();
+      e.sum(DW, v).f.localGet(g).localGet(xhat).simd(V.f32x4Mul);
+      e.sum(DW, v).f.v128Load().simd(V.f32x4Add).v128Store();
+      e.sum(DB, v).f.localGet(g);
+      e.sum(DB, v).f.v128Load().simd(V.f32x4Add).v128Store();
+    }, 16);
+    f.localGet(pg).localGet(rowBytes).op(OP.i32Add).localSet(pg);
+    f.localGet(px).localGet(rowBytes).op(OP.i32Add).localSet(px);
+    f.localGet(pdx).localGet(rowBytes).op(OP.i32Add).localSet(pdx);
+  });
+  return f;
+}
+
 /** A shared memory needs a maximum; 4 GiB, WebAssembly's 32-bit limit (only address space is reserved). */
 const SHARED_MAX_PAGES = 65536;
 /**
@@ -235,6 +334,7 @@ export class WasmSimd {
   private f32: Float32Array;
   private readonly fns: { expShift: RowFn; gelu: Map1; geluBackward: Map2 };
   private readonly worker: WorkerSlot;
+  private readonly norm: { forward: (...a: number[]) => void; backward: (...a: number[]) => void };
 
   constructor(opts: { shared?: boolean } = {}) {
     const shared = opts.shared ?? canShare();
@@ -244,9 +344,12 @@ export class WasmSimd {
       { name: 'expShift', fn: expShiftFunction() },
       { name: 'gelu', fn: geluFunction() },
       { name: 'geluBackward', fn: geluBackwardFunction() },
+      { name: 'normForward', fn: normForwardFunction() },
+      { name: 'normBackward', fn: normBackwardFunction() },
     ], shared ? { sharedMaxPages: SHARED_MAX_PAGES } : true));
     const ex = new WebAssembly.Instance(mod, { env: { memory: this.memory } }).exports;
     this.fns = { expShift: ex.expShift as RowFn, gelu: ex.gelu as Map1, geluBackward: ex.geluBackward as Map2 };
+    this.norm = { forward: ex.normForward as (...a: number[]) => void, backward: ex.normBackward as (...a: number[]) => void };
     const sigs = [{ name: 'expShift', arity: 5, floats: [] }, { name: 'gelu', arity: 3, floats: [] }, { name: 'geluBackward', arity: 4, floats: [] }];
     this.worker = new WorkerSlot(shared ? () => new WasmWorker(mod, this.memory, sigs, 'SIMD kernels (wasm)') : null, 'the SIMD kernels');
   }
@@ -301,6 +404,42 @@ export class WasmSimd {
     m.set(head(s, rows), sOff);
     this.split('expShift', rows, n, (r, count) => [r * R * 4, (sOff + r) * 4, (oOff + r * R) * 4, count, R]);
     return copyOut(m, oOff, n);
+  }
+
+  /**
+   * Layer norm (c = 1) or RMS norm (c = 0) over rows of R values (R a multiple of 4): [y | mean | rstd],
+   * the output of ops/norm.ts's `normForward` kernel.
+   */
+  normForward(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>, rows: number, R: number, c: number, eps: number): Float32Array {
+    if (R % 4 !== 0) throw new Error(`normForward (wasm): rows need a multiple of 4 floats, got ${R}`);
+    const n = rows * R;
+    const lay = { x: 0, w: n, b: n + R, y: n + 2 * R, st: 2 * n + 2 * R }; // y and st adjoin: one copy out
+    const m = this.ensure4(lay.st + 2 * rows);
+    m.set(head(x, n), lay.x);
+    m.set(head(w, R), lay.w);
+    m.set(head(b, R), lay.b);
+    this.norm.forward(lay.x * 4, lay.w * 4, lay.b * 4, lay.y * 4, lay.st * 4, rows, R / 4, c, eps, 1 / R);
+    return copyOut(m, lay.y, n + 2 * rows);
+  }
+
+  /** ops/norm.ts's `normBackward` kernel: [dx | dw | db] (R a multiple of 4). */
+  normBackward(g: ArrayLike<number>, x: ArrayLike<number>, stats: ArrayLike<number>, w: ArrayLike<number>, rows: number, R: number, c: number): Float32Array {
+    if (R % 4 !== 0) throw new Error(`normBackward (wasm): rows need a multiple of 4 floats, got ${R}`);
+    const n = rows * R;
+    const st4 = Math.ceil((2 * rows) / 4) * 4;
+    const lay = { g: 0, x: n, st: 2 * n, w: 2 * n + st4, dx: 2 * n + st4 + R }; // dx, dw, db adjoin
+    const m = this.ensure4(lay.dx + n + 2 * R);
+    m.set(head(g, n), lay.g);
+    m.set(head(x, n), lay.x);
+    m.set(head(stats, 2 * rows), lay.st);
+    m.set(head(w, R), lay.w);
+    this.norm.backward(lay.g * 4, lay.x * 4, lay.st * 4, lay.w * 4, lay.dx * 4, (lay.dx + n) * 4, (lay.dx + n + R) * 4, rows, R / 4, c, 1 / R);
+    return copyOut(m, lay.dx, n + 2 * R);
+  }
+
+  private ensure4(floats: number): Float32Array {
+    this.ensure(floats);
+    return this.f32;
   }
 
   /** An element-wise function of the first n values of each input: inputs, then the output, each padded to 4. */
