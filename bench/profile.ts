@@ -215,7 +215,7 @@ export async function runProfile(opts: ProfileOpts = {}): Promise<ProfileResult>
         : `${(pool.reused / steps).toFixed(0)} of them (${((pool.reusedFloats * 4) / steps / 2 ** 20).toFixed(1)} MB) recycled from the buffer pool, ` +
           `${freshOutputs.toFixed(0)} new arrays (${freshMB.toFixed(1)} MB), the others made outside the pool. ` +
           `The step calls \`backward({ freeGraph: true })\`: the backward pass gives its gradients back once used, and the graph's intermediates after it (core/pool.ts). ` +
-          `New each step: the leaves' gradients (kept as \`.grad\`), AdamW's [p | m | v] buffer (parameters are views of it), outputs split into views (fused attention) and first calls of a kernel at a size (gpu.js's own arrays).`),
+          `What is new each step is the leaves' gradients, which backward hands to the caller as \`.grad\` (and, while warming up, a kernel's first call at a size: gpu.js's own array).`),
     '',
     formatProfile(rows, { top, per: steps }),
   ].join('\n');

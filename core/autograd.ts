@@ -15,6 +15,11 @@ export interface Node {
   inputs: Tensor[];
   /** Gradient of the loss w.r.t. each input (null = none), given the output's gradient. */
   backward: (g: Tensor, out: Tensor) => (Tensor | null)[];
+  /**
+   * Tensors the rule keeps that are neither inputs nor the output (e.g. a fused op's saved statistics):
+   * `backward({ freeGraph: true })` frees them with the graph.
+   */
+  saved?: Tensor[];
 }
 
 let gradEnabled = true;
@@ -66,10 +71,10 @@ export function fusedBackward<T>(fused: () => T, composed: () => T): T {
 }
 
 /** Attach a backward rule to `out` when grad mode is on and an input needs a gradient. */
-export function record(out: Tensor, op: string, inputs: Tensor[], backward: Node['backward']): Tensor {
+export function record(out: Tensor, op: string, inputs: Tensor[], backward: Node['backward'], saved?: Tensor[]): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out._node = { op, inputs, backward };
+    out._node = saved ? { op, inputs, backward, saved } : { op, inputs, backward };
   }
   return out;
 }
@@ -186,7 +191,8 @@ class GradientRecycler {
  * values; a second backward through it throws.
  */
 function freeGraph(root: Tensor): void {
-  const inner = topoOrder(root).filter((t) => t._node && t !== root);
+  const nodes = topoOrder(root).filter((t) => t._node && t !== root);
+  const inner = [...new Set([...nodes, ...[root, ...nodes].flatMap((t) => t._node!.saved ?? [])])];
   const perBuffer = new Map<unknown, number>();
   for (const t of inner) {
     const d = t._data;

@@ -15,9 +15,11 @@
  *     inputs and the loss): the call marks them freed, and reading one afterwards throws, naming the option.
  * A view or a temporary still wrapping an array keeps it out (its count is higher), as does `dataSync()`
  * (the caller holds the raw array), and leaves, their `.grad`s and the loss are never given back. The next
- * kernel call of the same length gets it back: with freeGraph, 80% of the bytes a warm tiny-GPT step's
- * kernels write come from the pool; new ones are the leaves' gradients, AdamW's state, outputs split into
- * views, and first calls of a kernel at a size (gpu.js's own arrays). bench/profile.ts prints the split.
+ * kernel call of the same length gets it back. A kernel that computes several results in one output
+ * (fused attention, the norms, AdamW's [p | m | v]) hands them out as views (`splitArray`): each view is
+ * counted like an array, and the output goes back with its last view. With freeGraph, a warm tiny-GPT
+ * step takes 98% of its kernels' output bytes from the pool; what is new each step is the leaves'
+ * gradients, which backward hands to the caller as `.grad` (bench/profile.ts prints the split).
  *
  * Who takes from the pool: the kernel outputs that the webasm device writes itself (gpu.js's WebAssembly
  * kernels through core/devices/webasm/fast-path.ts, and its WebAssembly/JavaScript overrides). A recycled
@@ -39,6 +41,9 @@ const MAX_IDLE_FLOATS = 64 * 2 ** 20;
 let idleFloats = 0;
 /** How many Tensors were ever made over each array (while it is one of ours); reset when it is reused. */
 const wrappers = new WeakMap<Float32Array, number>();
+/** Views made by `splitArray`: each view's parent, and per parent how many views it has and how many are back. */
+const parentOf = new WeakMap<Float32Array, Float32Array>();
+const splits = new WeakMap<Float32Array, { views: number; back: number }>();
 
 /** Counters since the last `resetPoolStats()`. */
 export const poolStats = { fresh: 0, freshFloats: 0, reused: 0, reusedFloats: 0, released: 0 };
@@ -71,6 +76,7 @@ export function outputArray(n: number): Float32Array {
     poolStats.reused++;
     poolStats.reusedFloats += n;
     wrappers.delete(a); // every tensor over its last use is dead or freed
+    splits.delete(a);
     return a;
   }
   const b = new Float32Array(n);
@@ -90,9 +96,30 @@ export function wrapperCount(d: unknown): number {
   return d instanceof Float32Array ? (wrappers.get(d) ?? 0) : 0;
 }
 
-/** Whether d is a pool array that may still be given back (not pinned, not read out by dataSync). */
+/** Whether d is a pool array (or a view made by splitArray) that may still be given back (not pinned). */
 export function isRecyclable(d: unknown): boolean {
-  return d instanceof Float32Array && owned.has(d);
+  if (!(d instanceof Float32Array) || !owned.has(d)) return false;
+  const p = parentOf.get(d);
+  return !p || owned.has(p);
+}
+
+/**
+ * Consecutive views of a pool array, of the given sizes, for a kernel that computes several results in
+ * one output (fused attention, the norms, AdamW's [p | m | v]). Each view is counted and given back like an
+ * array of its own; the array goes back to the pool once every view has been given back. Views of other
+ * arrays are plain subarrays.
+ */
+export function splitArray(parent: Float32Array, sizes: number[]): Float32Array[] {
+  let at = 0;
+  const views = sizes.map((n) => parent.subarray(at, (at += n)));
+  if (owned.has(parent)) {
+    for (const v of views) {
+      owned.add(v);
+      parentOf.set(v, parent);
+    }
+    splits.set(parent, { views: views.length, back: 0 });
+  }
+  return views;
 }
 
 /**
@@ -100,7 +127,10 @@ export function isRecyclable(d: unknown): boolean {
  * it may be read for as long as anybody holds it.
  */
 export function pinArray(d: unknown): void {
-  if (d instanceof Float32Array) owned.delete(d);
+  if (!(d instanceof Float32Array)) return;
+  owned.delete(d);
+  const p = parentOf.get(d);
+  if (p) owned.delete(p); // a view pins the array it is part of
 }
 
 /**
@@ -109,6 +139,17 @@ export function pinArray(d: unknown): void {
  */
 export function releaseArray(d: unknown): void {
   if (!enabled || !(d instanceof Float32Array) || !owned.has(d) || idle.has(d)) return;
+  const p = parentOf.get(d);
+  if (p) {
+    // a view: the whole array goes back with its last view
+    idle.add(d);
+    const sp = splits.get(p);
+    if (sp && ++sp.back === sp.views) {
+      splits.delete(p);
+      releaseArray(p);
+    }
+    return;
+  }
   if (idleFloats + d.length > MAX_IDLE_FLOATS) return;
   let list = free.get(d.length);
   if (!list) free.set(d.length, (list = []));

@@ -100,12 +100,14 @@ export class Tensor {
   // ---- reading values (async) -----------------------------------------------------------------------------
   /** The flat values as a typed array (a copy). */
   async data(): Promise<Data> {
-    const d = await this._data;
-    return d.slice();
+    // copied now when the values are ready: the array may be recycled by a later step (core/pool.ts)
+    const d = this._data;
+    return d instanceof Promise ? (await d).slice() : d.slice();
   }
   /** The flat values in row-major order as a plain array. */
   async toArray(): Promise<number[]> {
-    return Array.from(await this._data);
+    const d = this._data;
+    return Array.from(d instanceof Promise ? await d : d);
   }
   /** The values as nested arrays (PyTorch's `tolist`). */
   async tolist(): Promise<unknown> {
@@ -120,7 +122,8 @@ export class Tensor {
   /** The single value of a one-element tensor. */
   async item(): Promise<number> {
     if (this.numel !== 1) throw new Error(`item: tensor has ${this.numel} elements (shape ${shapeStr(this.shape)}); item() needs exactly 1`);
-    return (await this._data)[0];
+    const d = this._data;
+    return (d instanceof Promise ? await d : d)[0];
   }
   /** Synchronous values when the device already has them (CPU devices); throws on pending async data. */
   dataSync(): Data {

@@ -27,6 +27,7 @@ import { noGrad } from '../core/autograd.js';
 import type { Data } from '../core/device.js';
 import { kernel, type KernelThis } from '../core/kernel.js';
 import { shapeStr } from '../core/shape.js';
+import { outputArray, releaseArray, splitArray, wrapperCount } from '../core/pool.js';
 import { runKernel, Tensor } from '../core/tensor.js';
 
 export type NamedParams = [string, Tensor][];
@@ -122,7 +123,8 @@ export abstract class Optimizer {
     const paramSteps: Record<string, number> = Object.create(null);
     for (const [key, st] of this.state) {
       paramSteps[key] = st.step;
-      for (const [slot, t] of Object.entries(st.slots)) tensors[`${key}.${slot}`] = t;
+      // copies: the moments are views of a buffer the next step reuses (flat AdamW, core/pool.ts)
+      for (const [slot, t] of Object.entries(st.slots)) tensors[`${key}.${slot}`] = copyTensor(t);
     }
     return { step: this.stepCount, lr: this.lr, paramSteps, tensors };
   }
@@ -232,7 +234,7 @@ export class AdamW extends Optimizer {
     noGrad(() => this.flatStep(steps + 1));
   }
 
-  private flatBuffer: { pmv: Data | Promise<Data>; views: unknown[]; bounds: Tensor; decays: number[] } | null = null;
+  private flatBuffer: { pmv: Data | Promise<Data>; views: (Data | Promise<Data>)[]; bounds: Tensor; decays: number[] } | null = null;
 
   private flatStep(t: number): void {
     const es = this.entries;
@@ -263,23 +265,26 @@ export class AdamW extends Optimizer {
       });
       fb = { pmv: concatData(parts), views: [], bounds: Tensor.fromValues(ends, [ends.length], dev), decays };
     }
-    const g = flatGrads(es.map((e) => e.p.grad!));
+    const gathered = flatGrads(es.map((e) => e.p.grad!));
+    const g = gathered.data;
     const bc1 = 1 - Math.pow(b1, t);
     const bc2 = 1 - Math.pow(b2, t);
     const decay = Tensor.fromValues(fb.decays.map((wd) => (wd ? 1 - this.lr * wd : 1)), [fb.decays.length], dev);
     const args = [new Tensor(fb.pmv, [3 * N], dev), new Tensor(g, [N], dev), fb.bounds, decay, fb.decays.length];
     const out = runKernel(dev, adamFlatKernel, 3 * N, [...args, N, b1, b2, this.lr / bc1, Math.sqrt(bc2), this.eps]);
-    const views: unknown[] = [];
-    const at = (k: number, e: number) => k * N + sizes.slice(0, e).reduce((a, b) => a + b, 0);
-    for (let k = 0; k < 3; k++) {
-      es.forEach((e, i) => {
-        const from = at(k, i);
-        const d = viewData(out, from, sizes[i]);
-        views.push(d);
-        if (k === 0) e.p._data = d;
-        else slots[i][k === 1 ? 'expAvg' : 'expAvgSq'] = new Tensor(d, e.p.shape, dev);
-      });
-    }
+    // parameters, then first and second moments: views of the output (pool-aware: core/pool.ts)
+    const all = [...sizes, ...sizes, ...sizes];
+    const views: (Data | Promise<Data>)[] = out instanceof Promise ? all.map((n, i) => viewData(out, all.slice(0, i).reduce((a, b) => a + b, 0), n)) : splitArray(out as Float32Array, all);
+    es.forEach((e, i) => {
+      e.p._data = views[i];
+      slots[i].expAvg = new Tensor(views[es.length + i], e.p.shape, dev);
+      slots[i].expAvgSq = new Tensor(views[2 * es.length + i], e.p.shape, dev);
+    });
+    // the last step's buffer: each view back to the pool unless something besides its parameter or
+    // moment was made over it (a detach, a copy in flight); the gathered inputs were this step's own
+    for (const v of fb.views) if (wrapperCount(v) === 1) releaseArray(v);
+    if (fb.views.length === 0) releaseArray(fb.pmv);
+    if (gathered.copy) releaseArray(g);
     this.flatBuffer = { ...fb, pmv: out, views };
   }
 
@@ -357,10 +362,15 @@ export function clipGradNorm(params: Tensor[] | NamedParams, maxNorm: number): T
     // every gradient as one flat tensor: its norm, then all of them scaled in one kernel
     const dev = withGrad[0].device;
     if (withGrad.some((p) => p.device !== dev)) throw new Error(`clipGradNorm: parameters on different devices (${[...new Set(withGrad.map((p) => p.device.name))].join(', ')})`);
-    const g = new Tensor(flatGrads(withGrad.map((p) => p.grad!)), [withGrad.reduce((a, p) => a + p.numel, 0)], dev);
-    const total = g.square().sum().sqrt();
+    const gathered = flatGrads(withGrad.map((p) => p.grad!));
+    const g = new Tensor(gathered.data, [withGrad.reduce((a, p) => a + p.numel, 0)], dev);
+    const sq = g.square();
+    const total = sq.sum().sqrt();
     const coef = total.add(1e-6).reciprocal().mul(maxNorm).minimum(1);
     const scaled = g.mul(coef)._data;
+    // this function's own temporaries go back to the pool
+    releaseArray(sq._data);
+    if (gathered.copy) releaseArray(gathered.data);
     let at = 0;
     for (const p of withGrad) {
       p.grad = new Tensor(viewData(scaled, at, p.numel), p.shape, dev);
@@ -368,6 +378,13 @@ export function clipGradNorm(params: Tensor[] | NamedParams, maxNorm: number): T
     }
     return total;
   });
+}
+
+/** A copy of t (its own array), for state handed out by stateDict. */
+function copyTensor(t: Tensor): Tensor {
+  const d = t._data;
+  const copy = (x: Data) => t.device.fromValues(x);
+  return new Tensor(d instanceof Promise ? d.then(copy) : copy(d), t.shape, t.device);
 }
 
 /** n values of `d` from `from` on, as a view (no copy); waits for pending data. */
@@ -379,7 +396,8 @@ function viewData(d: Data | Promise<Data>, from: number, n: number): Data | Prom
 /** The tensors' values one after another in one array (a copy: host memory, as every device's data is). */
 function concatData(ts: Tensor[]): Data | Promise<Data> {
   const join = (ds: Data[]): Data => {
-    const out = new (ds[0].constructor as Float32ArrayConstructor)(ds.reduce((a, d) => a + d.length, 0));
+    const n = ds.reduce((a, d) => a + d.length, 0);
+    const out = ds[0] instanceof Float32Array ? outputArray(n) : new Float64Array(n);
     let at = 0;
     for (const d of ds) {
       out.set(d, at);
@@ -395,7 +413,7 @@ function concatData(ts: Tensor[]): Data | Promise<Data> {
  * Gradients as one flat array: the array they are views of when they already lie one after another in it
  * in this order (as clipGradNorm leaves them), else a copy.
  */
-function flatGrads(gs: Tensor[]): Data | Promise<Data> {
+function flatGrads(gs: Tensor[]): { data: Data | Promise<Data>; copy: boolean } {
   const ds = gs.map((g) => g._data);
   if (ds.every((d) => !(d instanceof Promise))) {
     const arrs = ds as Data[];
@@ -412,8 +430,8 @@ function flatGrads(gs: Tensor[]): Data | Promise<Data> {
     if (whole) {
       const n = arrs.reduce((a, d) => a + d.length, 0);
       const all = new (arrs[0].constructor as Float32ArrayConstructor)(buf, arrs[0].byteOffset, n);
-      return all;
+      return { data: all, copy: false };
     }
   }
-  return concatData(gs);
+  return { data: concatData(gs), copy: true };
 }

@@ -194,6 +194,7 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, opts: FusedAtten
       },
       () => composedBackward(g, q, k, v, H, offset, scale),
     ),
+    [lse],
   );
 }
 

@@ -4,6 +4,7 @@
  */
 import type { Data, Device } from '../core/device.js';
 import { MAX_RANK, numel, padShape, shapeStr, stridesOf, type Shape } from '../core/shape.js';
+import { splitArray } from '../core/pool.js';
 import { Tensor, type TensorLike } from '../core/tensor.js';
 
 /** Numbers become scalar tensors on `like`'s device; tensors must share its device. */
@@ -78,11 +79,16 @@ export function after(check: void | Promise<void>, run: () => Data | Promise<Dat
  * kernels that compute several results in one call (fusedAttention, the norms).
  */
 export function splitOutput(data: Data | Promise<Data>, shapes: Shape[], dev: Device): Tensor[] {
-  let at = 0;
-  return shapes.map((s) => {
-    const from = at;
-    const to = (at += numel(s));
-    const view = (d: Data) => d.subarray(from, to) as Data;
-    return new Tensor(data instanceof Promise ? data.then(view) : view(data), s, dev);
-  });
+  const sizes = shapes.map((s) => numel(s));
+  const views = (d: Data): Data[] => {
+    if (d instanceof Float32Array) return splitArray(d, sizes); // pool-aware views (core/pool.ts)
+    let at = 0;
+    return sizes.map((n) => d.subarray(at, (at += n)) as Data);
+  };
+  if (data instanceof Promise) {
+    const all = data.then(views);
+    return shapes.map((s, i) => new Tensor(all.then((v) => v[i]), s, dev));
+  }
+  const vs = views(data);
+  return shapes.map((s, i) => new Tensor(vs[i], s, dev));
 }

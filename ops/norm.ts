@@ -17,6 +17,8 @@ import type { KernelThis } from '../core/kernel.js';
 import { kernel } from '../core/kernel.js';
 import { shapeStr } from '../core/shape.js';
 import { runKernel, Tensor } from '../core/tensor.js';
+import type { Data } from '../core/device.js';
+import { releaseArray } from '../core/pool.js';
 import { splitOutput } from './common.js';
 
 // x is [rows, R] row-major (n = rows R values); c = 1 (LayerNorm: centred) or 0 (RMSNorm).
@@ -83,6 +85,13 @@ const K = {
   backward: kernel(normBackward),
 };
 
+/** Values from..from+n of a 1-D tensor as a tensor of its own (a host copy, no graph). */
+function copyRange(t: Tensor, from: number, n: number): Tensor {
+  const cut = (d: Data) => t.device.fromValues(d.subarray(from, from + n));
+  const d = t._data;
+  return new Tensor(d instanceof Promise ? d.then(cut) : cut(d), [n], t.device);
+}
+
 function checkParam(op: string, x: Tensor, p: Tensor | null, what: string): void {
   const R = x.shape[x.ndim - 1];
   if (p && (p.ndim !== 1 || p.shape[0] !== R)) throw new Error(`${op}: ${what} must have shape [${R}] for input ${shapeStr(x.shape)}, got ${shapeStr(p.shape)}`);
@@ -108,7 +117,12 @@ function normRows(op: 'layerNorm' | 'rmsNorm', x: Tensor, weight: Tensor | null,
     fusedBackward(
       () => {
         const grads = runKernel(dev, K.backward, x.numel + 2 * R, [g, x, stats, w, rows, R, c]);
-        const [dx, dw, db] = splitOutput(grads, [x.shape, [R], [R]], dev);
+        const [dx, dwdb] = splitOutput(grads, [x.shape, [2 * R]], dev);
+        // dw and db become the parameters' .grad: copied out, so that the kernel's output (dx mostly) can go
+        // back to the buffer pool without them (core/pool.ts)
+        const dw = copyRange(dwdb, 0, R);
+        const db = copyRange(dwdb, R, R);
+        releaseArray(dwdb._data);
         return [dx, ...(weight ? [dw] : []), ...(bias ? [db] : [])];
       },
       () => {
@@ -122,6 +136,7 @@ function normRows(op: 'layerNorm' | 'rmsNorm', x: Tensor, weight: Tensor | null,
         return [r.mul(inner), ...(weight ? [g.mul(xhat)] : []), ...(bias ? [g] : [])];
       },
     ),
+    [stats],
   );
 }
 

@@ -191,7 +191,7 @@ function nllFromLogits(x: Tensor, t: Tensor, check: void | Promise<void>): Tenso
       () => new Tensor(runKernel(x.device, K.nllBwd, N * C, [e, s, t, g, C]), x.shape, x.device),
       () => x.softmax(-1).sub(oneHot(t, C)).mul(g.reshape([N, 1])),
     ),
-  ]);
+  ], [e, s]);
 }
 
 export interface CrossEntropyOpts {

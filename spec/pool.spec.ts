@@ -7,7 +7,7 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { crossEntropy, destroyDevices, setBufferPool, setDevice, tensor, Tensor } from '../core/index.js';
-import { outputArray, pinArray, poolStats, releaseArray, resetPoolStats } from '../core/pool.js';
+import { outputArray, pinArray, poolStats, releaseArray, resetPoolStats, splitArray } from '../core/pool.js';
 import * as nn from '../nn/index.js';
 import { expectClose } from './helpers.js';
 
@@ -137,5 +137,62 @@ describe('buffer pool', () => {
     releaseArray(a);
     expect(outputArray(777)).not.toBe(a);
     expect(Tensor).toBeDefined();
+  });
+});
+
+describe('buffer pool: views of one output, AdamW state, reads in flight', () => {
+  it('an array split into views goes back with its last view; pinning a view pins the array', () => {
+    const a = outputArray(30);
+    const [x, y, z] = splitArray(a, [10, 15, 5]);
+    expect([x.length, y.length, z.length]).toEqual([10, 15, 5]);
+    releaseArray(x);
+    releaseArray(y);
+    releaseArray(x); // again: ignored
+    expect(outputArray(30)).not.toBe(a); // z is still out
+    releaseArray(z);
+    expect(outputArray(30)).toBe(a);
+    const b = outputArray(31);
+    const [u, v] = splitArray(b, [1, 30]);
+    pinArray(v); // e.g. dataSync() on it
+    releaseArray(u);
+    releaseArray(v);
+    expect(outputArray(31)).not.toBe(b);
+  });
+
+  async function adamSteps(hold: 'nothing' | 'detach' | 'stateDict') {
+    const p = tensor([0.5, -1, 2, 0.25, 3, -2, 1, 0], [8], { requiresGrad: true });
+    const opt = new nn.AdamW([p], { lr: 0.1 });
+    const step = () => {
+      p.mul(p).sum().backward({ freeGraph: true });
+      opt.step();
+      opt.zeroGrad();
+    };
+    for (let i = 0; i < 3; i++) step(); // past the first calls at each size
+    const held = hold === 'detach' ? p.detach() : hold === 'stateDict' ? opt.stateDict().tensors['0.expAvg'] : null;
+    const before = held ? await held.toArray() : [];
+    for (let i = 0; i < 3; i++) step();
+    return { held: held ? await held.toArray() : [], before, p: await p.toArray() };
+  }
+
+  it("AdamW's last buffer is recycled, but not under a detach() of a parameter or a stateDict() moment", async () => {
+    const plain = await adamSteps('nothing');
+    const detached = await adamSteps('detach');
+    const sd = await adamSteps('stateDict');
+    expect(detached.held).toEqual(detached.before);
+    expect(sd.held).toEqual(sd.before);
+    expect(detached.p).toEqual(plain.p);
+    expect(sd.p).toEqual(plain.p);
+  });
+
+  it('data() and toArray() read the values when called, before a later step can reuse the array', async () => {
+    const x = tensor([1, 2, 3, 4, 5, 6, 7, 8], [8], { requiresGrad: true });
+    for (let i = 0; i < 3; i++) x.mul(2).add(1).sum().backward({ freeGraph: true });
+    const h = x.mul(2).add(1);
+    const pending = [h.data(), h.toArray()];
+    h.sum().backward({ freeGraph: true }); // frees h; its array may be handed out again now
+    for (let i = 0; i < 3; i++) x.mul(5).add(7).sum();
+    const [d, arr] = await Promise.all(pending);
+    expect(Array.from(d as Float32Array)).toEqual([3, 5, 7, 9, 11, 13, 15, 17]);
+    expect(arr).toEqual([3, 5, 7, 9, 11, 13, 15, 17]);
   });
 });
