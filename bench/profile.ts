@@ -215,7 +215,7 @@ export async function runProfile(opts: ProfileOpts = {}): Promise<ProfileResult>
         : `${(pool.reused / steps).toFixed(0)} of them (${((pool.reusedFloats * 4) / steps / 2 ** 20).toFixed(1)} MB) recycled from the buffer pool, ` +
           `${freshOutputs.toFixed(0)} new arrays (${freshMB.toFixed(1)} MB), the others made outside the pool. ` +
           `The step calls \`backward({ freeGraph: true })\`: the backward pass gives its gradients back once used, and the graph's intermediates after it (core/pool.ts). ` +
-          `What is new each step is the leaves' gradients, which backward hands to the caller as \`.grad\` (and, while warming up, a kernel's first call at a size: gpu.js's own array).`),
+          `What is new each step is mostly the leaves' gradients, which backward hands to the caller as \`.grad\` (with clipGradNorm, its scaled copy of them too; while warming up, a kernel's first call at a size: gpu.js's own array).`),
     '',
     formatProfile(rows, { top, per: steps }),
   ].join('\n');
