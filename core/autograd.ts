@@ -119,7 +119,7 @@ export function propagate(root: Tensor, seed: Tensor, createGraph: boolean, recy
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
   const order = topoOrder(root);
   const prev = setGradEnabled(createGraph);
-  const rec = recycle && !createGraph ? new GradientRecycler(grads) : null;
+  const rec = recycle && !createGraph ? new GradientRecycler(grads, seed) : null;
   try {
     for (let k = order.length - 1; k >= 0; k--) {
       const t = order[k];
@@ -153,7 +153,10 @@ class GradientRecycler {
   private readonly deadPerBuffer = new Map<unknown, number>();
   private readonly dead = new Set<Tensor>();
 
-  constructor(private readonly grads: Map<Tensor, Tensor>) {}
+  /** The seed is the caller's: never counted dead, so its array never goes back. */
+  constructor(private readonly grads: Map<Tensor, Tensor>, seed: Tensor) {
+    this.dead.add(seed);
+  }
 
   /** After `grads.set(inp, acc ? acc + reduced : reduced)`. */
   replaced(acc: Tensor | undefined, reduced: Tensor, gi: Tensor): void {
@@ -191,24 +194,27 @@ class GradientRecycler {
  * values; a second backward through it throws.
  */
 function freeGraph(root: Tensor): void {
+  if (!root._node) return; // a leaf, or a graph an earlier freeGraph cut: nothing to free
   const nodes = topoOrder(root).filter((t) => t._node && t !== root);
-  const inner = [...new Set([...nodes, ...[root, ...nodes].flatMap((t) => t._node!.saved ?? [])])];
+  const inner = [...new Set([...nodes, ...[root, ...nodes].flatMap((t) => t._node?.saved ?? [])])];
   const perBuffer = new Map<unknown, number>();
   for (const t of inner) {
     const d = t._data;
     if (isRecyclable(d)) perBuffer.set(d, (perBuffer.get(d) ?? 0) + 1);
   }
-  for (const t of inner) {
-    t._node = null;
-    t._freed = true;
-  }
+  // every freed node (and the root's) throws if a later backward reaches it, e.g. through a second loss
+  // that shares these intermediates: it would otherwise stop there as if at a leaf, silently
+  for (const t of [root, ...nodes]) t._node = freedNode(t._node!.op);
+  for (const t of inner) t._freed = true;
   for (const [d, n] of perBuffer) if (n === wrapperCount(d)) releaseArray(d);
-  const op = root._node!.op;
-  root._node = {
+}
+
+function freedNode(op: string): Node {
+  return {
     op,
     inputs: [],
     backward: () => {
-      throw new Error(`backward: the graph of this ${op} output was freed by an earlier backward({ freeGraph: true }); build it again (run the forward pass) or drop freeGraph`);
+      throw new Error(`backward: the graph through this ${op} output was freed by an earlier backward({ freeGraph: true }); build it again (run the forward pass) or drop freeGraph`);
     },
   };
 }

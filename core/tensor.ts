@@ -142,9 +142,13 @@ export class Tensor {
   backward(opts?: BackwardOpts): void;
   backward(gradient: Tensor | undefined, opts?: BackwardOpts): void;
   backward(gradOrOpts?: Tensor | BackwardOpts, more: BackwardOpts = {}): void {
-    const isOpts = gradOrOpts !== undefined && !(gradOrOpts instanceof Tensor) && typeof gradOrOpts === 'object' && gradOrOpts !== null && !('shape' in gradOrOpts);
+    // options: a plain object (anything else in first place is meant as the gradient, and checked as one)
+    const proto = typeof gradOrOpts === 'object' && gradOrOpts !== null ? Object.getPrototypeOf(gradOrOpts) : undefined;
+    const isOpts = proto === Object.prototype || proto === null;
     const gradient = isOpts ? undefined : (gradOrOpts as Tensor | undefined);
     const opts = isOpts ? (gradOrOpts as BackwardOpts) : more;
+    const unknown = Object.keys(opts ?? {}).filter((k) => k !== 'createGraph' && k !== 'freeGraph');
+    if (unknown.length) throw new Error(`backward: unknown option ${unknown.map((k) => `'${k}'`).join(', ')}; the options are createGraph and freeGraph`);
     if (gradient === undefined && this.numel !== 1) {
       throw new Error(
         `backward: grad can be implicitly created only for scalar outputs, and this tensor has shape ${shapeStr(this.shape)}; ` +

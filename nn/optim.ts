@@ -7,7 +7,7 @@
  * per parameter under its name (or index), so `stateDict()` / `loadStateDict()` resume a run exactly.
  *
  * Flat AdamW: when every parameter has a gradient and the same step count (every training step but odd
- * ones), AdamW updates all parameters and both moments in ONE kernel call over a flat buffer
+ * ones), and all of them together have at most 2^24 / 3 values (the kernel indexes in float32), AdamW updates all parameters and both moments in ONE kernel call over a flat buffer
  * [p | m | v] of 3N values (N = all parameters' values together). Parameters and moments are then views
  * of that buffer, which is the next step's input as it is (checked each step: a parameter or moment that
  * was replaced since, by loadStateDict or by hand, makes the step gather the buffer anew). Gradients are
@@ -228,7 +228,10 @@ export class AdamW extends Optimizer {
   override step(): void {
     const first = this.entries[0];
     const steps = this.state.get(first.key)?.step ?? 0;
-    const flat = this.fused && this.entries.every((e) => e.p.grad && e.p.device === first.p.device && (this.state.get(e.key)?.step ?? 0) === steps);
+    // the flat buffer's 3N values must be indexable by the device's kernels (float32 indices: 2^24 at most)
+    const N = this.entries.reduce((a, e) => a + e.p.numel, 0);
+    const fits = 3 * N <= Math.min(2 ** 24, first.p.device.maxElements);
+    const flat = this.fused && fits && this.entries.every((e) => e.p.grad && e.p.device === first.p.device && (this.state.get(e.key)?.step ?? 0) === steps);
     if (!flat) return super.step();
     this.stepCount++;
     noGrad(() => this.flatStep(steps + 1));

@@ -6,7 +6,7 @@
  * values through backward passes; and the pool is used (arrays given back and handed out again).
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { crossEntropy, destroyDevices, setBufferPool, setDevice, tensor, Tensor } from '../core/index.js';
+import { crossEntropy, destroyDevices, noGrad, setBufferPool, setDevice, tensor, Tensor } from '../core/index.js';
 import { outputArray, pinArray, poolStats, releaseArray, resetPoolStats, splitArray } from '../core/pool.js';
 import * as nn from '../nn/index.js';
 import { expectClose } from './helpers.js';
@@ -82,7 +82,7 @@ describe('buffer pool', () => {
     // outputs made after backward may reuse h's memory; the detached view keeps its values all the same
     for (let i = 0; i < 3; i++) x.mul(3).add(2).sum();
     expect(await held.toArray()).toEqual(heldValues);
-    expect(() => loss.backward()).toThrow(/the graph of this sum output was freed by an earlier backward\(\{ freeGraph: true \}\)/);
+    expect(() => loss.backward()).toThrow(/the graph through this sum output was freed by an earlier backward\(\{ freeGraph: true \}\)/);
     expect(() => x.mul(2).sum().backward({ freeGraph: true, createGraph: true })).toThrow(/freeGraph and createGraph exclude each other/);
   });
 
@@ -194,5 +194,47 @@ describe('buffer pool: views of one output, AdamW state, reads in flight', () =>
     const [d, arr] = await Promise.all(pending);
     expect(Array.from(d as Float32Array)).toEqual([3, 5, 7, 9, 11, 13, 15, 17]);
     expect(arr).toEqual([3, 5, 7, 9, 11, 13, 15, 17]);
+  });
+});
+
+describe('backward with the pool: edges', () => {
+  /** Kernels at these sizes called before, so that their outputs come from the pool. */
+  function warm(x: Tensor): void {
+    for (let i = 0; i < 3; i++) (x.mul(2).sum().backward(), x.mul(0).add(1), x.add(100).mul(1));
+    x.zeroGrad();
+  }
+
+  it('a gradient passed to backward() is the caller\'s: never recycled', async () => {
+    const x = tensor([1, 2, 3, 4, 5, 6, 7, 8], [8], { requiresGrad: true });
+    warm(x);
+    const seed = noGrad(() => x.mul(0).add(1)); // a pool array
+    x.mul(2).backward(seed);
+    for (let i = 0; i < 3; i++) x.add(100).mul(1);
+    expect(await seed.toArray()).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
+    expect(await x.grad!.toArray()).toEqual([2, 2, 2, 2, 2, 2, 2, 2]);
+  });
+
+  it('a second loss through intermediates a freeGraph backward freed throws instead of stopping there', () => {
+    const x = tensor([1, 2, 3, 4], [4], { requiresGrad: true });
+    const h = x.mul(2);
+    const l1 = h.sum();
+    const l2 = h.add(1).sum(); // add and sum never read h's values
+    l1.backward({ freeGraph: true });
+    x.zeroGrad();
+    expect(() => l2.backward()).toThrow(/the graph through this mul output was freed by an earlier backward\(\{ freeGraph: true \}\)/);
+  });
+
+  it('freeGraph on a leaf, or twice, frees nothing and does not throw', async () => {
+    const w = tensor([3], [1], { requiresGrad: true });
+    w.backward({ freeGraph: true });
+    w.backward({ freeGraph: true });
+    expect(await w.grad!.toArray()).toEqual([2]);
+  });
+
+  it('backward names a gradient that is not a Tensor, and unknown options', () => {
+    const x = tensor([1, 2, 3], [3], { requiresGrad: true });
+    expect(() => x.mul(2).sum().backward([5] as unknown as Tensor)).toThrow(/backward: the gradient must be a Tensor of shape \[\], got object/);
+    expect(() => x.mul(2).backward(new Float32Array(3) as unknown as Tensor)).toThrow(/the gradient must be a Tensor/);
+    expect(() => x.mul(2).sum().backward({ retainGraph: false } as never)).toThrow(/backward: unknown option 'retainGraph'; the options are createGraph and freeGraph/);
   });
 });
