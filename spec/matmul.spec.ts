@@ -309,6 +309,13 @@ describe('wasm worker thread (core/devices/webasm/wasm/worker.ts)', () => {
       expect(Array.from(new Float32Array(memory.buffer, 64, 2))).toEqual([2.5, -1]);
       w.start([[0, 2 ** 30, 1]]);
       expect(() => w.wait()).toThrow(/^store \(test\): the worker thread failed: memory access out of bounds; call setGemmWorker\(false\)/);
+      // a worker that stopped: the wait fails at once instead of after its 120 s deadline
+      await (w as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+      w.start([[0, 64, 1]]);
+      const t0 = Date.now();
+      expect(() => w.wait()).toThrow(/^store \(test\): the worker thread stopped before answering/);
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      expect(w.failure).not.toBeNull();
     } finally {
       w.stop();
     }

@@ -112,7 +112,13 @@ export class WasmWorker {
       const done = Atomics.load(c, 1);
       if (done === this.requests) break;
       if (Date.now() > deadline) throw new Error(`${this.what}: the worker thread did not answer within 120 s; call setGemmWorker(false) to run on one thread`);
-      Atomics.wait(c, 1, done, 1000);
+      // a worker that died cannot answer, and its 'error' event cannot arrive while this thread blocks:
+      // threadId turns -1 once it has stopped
+      if (this.worker.threadId === -1) {
+        this.failure ??= 'it stopped';
+        throw new Error(`${this.what}: the worker thread stopped before answering; call setGemmWorker(false) to run on one thread`);
+      }
+      Atomics.wait(c, 1, done, 100);
     }
     if (c[3] !== 0) {
       const why = new TextDecoder().decode(this.message.slice(0, c[5]));
