@@ -14,6 +14,7 @@
  * reuses `causalAttention`, `splitHeads`, `mergeHeads` and the KVCache from here).
  */
 import type { Device } from '../core/device.js';
+import { overrideFor } from '../core/devices/overrides.js';
 import { Generator, globalGenerator } from '../core/rng.js';
 import { shapeStr } from '../core/shape.js';
 import { Tensor } from '../core/tensor.js';
@@ -129,11 +130,14 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, opts: CausalAtt
 
 export type CausalSelfAttentionOpts = Pick<AttentionConfig, 'dModel' | 'nHeads'> & Partial<AttentionConfig> & {
   /**
-   * Run the attention itself as one op, `fusedAttention`, whenever it computes the same thing (default
-   * true): no KV cache and no attention dropout in play (eval mode, or dropout 0). Otherwise, or with false,
-   * the composition of ops below (`causalAttention` between `splitHeads` and `mergeHeads`).
+   * Run the attention itself as one op, `fusedAttention`, whenever it computes the same thing: no KV cache
+   * and no attention dropout in play (eval mode, or dropout 0). 'auto' (default): where the device runs
+   * fusedAttention's kernels by a registered fast implementation (webasm and cpu: WebAssembly SIMD per head);
+   * elsewhere (webgpu, WebGL) its kernels are the plain one-thread-per-value ones, not measured against the
+   * composition of ops below, which then runs (`causalAttention` between `splitHeads` and `mergeHeads`).
+   * true: wherever it computes the same thing; false: never.
    */
-  fused?: boolean;
+  fused?: boolean | 'auto';
 };
 
 /**
@@ -153,7 +157,7 @@ export class CausalSelfAttention extends Module implements AttentionModule {
   readonly rope: boolean;
   readonly ropeBase: number;
   readonly dropoutP: number;
-  readonly fused: boolean;
+  readonly fused: boolean | 'auto';
   private readonly dropoutGen: Generator;
 
   constructor(cfg: CausalSelfAttentionOpts) {
@@ -169,7 +173,7 @@ export class CausalSelfAttention extends Module implements AttentionModule {
     this.ropeBase = cfg.ropeBase ?? 10000;
     this.dropoutP = cfg.dropout ?? 0;
     this.dropoutGen = cfg.dropoutGenerator ?? globalGenerator;
-    this.fused = cfg.fused ?? true;
+    this.fused = cfg.fused ?? 'auto';
     const lin = { bias: cfg.bias ?? true, generator: cfg.generator };
     this.q = this.child('q', new Linear(d, d, lin));
     this.k = this.child('k', new Linear(d, d, lin));
@@ -179,7 +183,8 @@ export class CausalSelfAttention extends Module implements AttentionModule {
 
   forward(x: Tensor, opts: AttentionForwardOpts = {}): Tensor {
     const cache = opts.cache;
-    if (this.fused && !cache && !(this.dropoutP > 0 && this.training)) {
+    const fused = this.fused === 'auto' ? overrideFor(x.device.name, 'attnForward') !== null : this.fused;
+    if (fused && !cache && !(this.dropoutP > 0 && this.training)) {
       // the same attention as below in one op, heads left side by side (no split/merge copies)
       let q = this.q.forward(x);
       let k = this.k.forward(x);

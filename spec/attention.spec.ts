@@ -7,10 +7,10 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { destroyDevices, device, fusedAttention, Generator, setGemmWorker, startProfile, stopProfile, tensor, type Tensor } from '../core/index.js';
+import { destroyDevices, device, fusedAttention, Generator, getDevice, noGrad, setDevice, setGemmWorker, startProfile, stopProfile, tensor, type Tensor } from '../core/index.js';
 import { setKernelOverride } from '../core/devices/overrides.js';
 import { ATTENTION_WORKER_MIN_MACS, WasmAttention } from '../core/devices/webasm/wasm/attention.js';
-import { causalAttention, mergeHeads, splitHeads } from '../nn/attention.js';
+import { CausalSelfAttention, causalAttention, mergeHeads, splitHeads } from '../nn/attention.js';
 import { expectClose, startWorkerFor } from './helpers.js';
 
 afterAll(() => destroyDevices());
@@ -154,5 +154,35 @@ describe('fusedAttention on webasm: half of the heads on the worker thread', () 
     } finally {
       a.close();
     }
+  });
+});
+
+describe('CausalSelfAttention picks fusedAttention where it is fast', () => {
+  async function kernelsOn(dev: string, fused?: boolean | 'auto') {
+    const prev = getDevice();
+    setDevice(dev, 'CausalSelfAttention test');
+    // the same weights on every device (one seed)
+    const attn = new CausalSelfAttention({ dModel: 16, nHeads: 2, positions: 'learned', fused, generator: new Generator(1) });
+    setDevice(prev.name, 'back');
+    const x = tensor(Array.from({ length: 2 * 5 * 16 }, (_, i) => Math.sin(i)), [2, 5, 16], { device: device(dev) });
+    let kernels: string[] = [];
+    startProfile();
+    let y: Tensor;
+    try {
+      y = noGrad(() => attn.forward(x));
+    } finally {
+      kernels = stopProfile().map((r) => r.kernel);
+    }
+    return { kernels, y: await y.toArray() };
+  }
+
+  it("'auto' runs it on webasm (a registered override) and the composed ops on the reference device; both agree", async () => {
+    const fast = await kernelsOn('webasm');
+    expect(fast.kernels).toContain('attnForwardWasm');
+    const ref = await kernelsOn('reference');
+    expect(ref.kernels).not.toContain('attnForward');
+    expectClose(fast.y, ref.y, TOL, 'fused on webasm vs composed on the reference');
+    expect((await kernelsOn('reference', true)).kernels).toContain('attnForward');
+    expect((await kernelsOn('webasm', false)).kernels).not.toContain('attnForwardWasm');
   });
 });
