@@ -16,9 +16,9 @@
  * multiples of 4 (the override hands other sizes back to the kernel). exp is simd.ts's (float32, 2 ulp).
  */
 import { outputArray } from '../../../pool.js';
-import { Emit, FuncBuilder, growFor, moduleBytes, OP } from './builder.js';
+import { Emit, FuncBuilder, OP } from './builder.js';
 import { expInPlace, f32Splat, V } from './simd.js';
-import { canShare, MAX_JOBS, WasmWorker, WorkerSlot } from './worker.js';
+import { KernelModule, MAX_JOBS } from './worker.js';
 
 const I32_GT_U = 0x4b;
 const I32_SHR_U = 0x76;
@@ -220,10 +220,6 @@ function backwardFunction(): FuncBuilder {
   return f;
 }
 
-type Fn = (...a: number[]) => void;
-
-/** A shared memory needs a maximum; 4 GiB, WebAssembly's 32-bit limit (only address space is reserved). */
-const SHARED_MAX_PAGES = 65536;
 /**
  * Calls with at least this many multiply-adds (B H Tq Tk (D + Dv)) hand the second half of their heads to
  * the worker thread (wasm/worker.ts; each head's outputs are computed by the same instructions either way,
@@ -236,69 +232,46 @@ export const ATTENTION_WORKER_MIN_MACS = 2 ** 20;
 
 /** The two functions with their memory (one instance per process: `wasmAttention()`). */
 export class WasmAttention {
-  private readonly memory: WebAssembly.Memory;
-  private f32: Float32Array;
-  private readonly fwd: Fn;
-  private readonly bwd: Fn;
-  private readonly worker: WorkerSlot;
+  private readonly k: KernelModule;
 
   constructor(opts: { shared?: boolean } = {}) {
-    const shared = opts.shared ?? canShare();
-    this.memory = shared ? new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true }) : new WebAssembly.Memory({ initial: 1 });
-    this.f32 = new Float32Array(this.memory.buffer);
     const fns = [{ name: 'forward', fn: forwardFunction() }, { name: 'backward', fn: backwardFunction() }];
-    const mod = new WebAssembly.Module(moduleBytes(fns, shared ? { sharedMaxPages: SHARED_MAX_PAGES } : true));
-    const ex = new WebAssembly.Instance(mod, { env: { memory: this.memory } }).exports;
-    this.fwd = ex.forward as Fn;
-    this.bwd = ex.backward as Fn;
-    const sigs = [{ name: 'forward', arity: 19, floats: [15] }, { name: 'backward', arity: 25, floats: [19] }];
-    this.worker = new WorkerSlot(shared ? () => new WasmWorker(mod, this.memory, sigs, 'fusedAttention (wasm)') : null, 'fusedAttention');
+    this.k = new KernelModule(fns, { what: 'fusedAttention (wasm)', label: 'fusedAttention', growHint: '; use a smaller batch' }, opts);
   }
 
-  /** Start the worker thread now (see WasmGemm.startWorker); false where there is none. */
+  /** See KernelModule.startWorker. */
   startWorker(timeoutMs = 10_000): Promise<boolean> {
-    return this.worker.start(timeoutMs);
+    return this.k.startWorker(timeoutMs);
   }
 
   close(): void {
-    this.worker.close();
-  }
-
-  private ensure(floats: number): Float32Array {
-    if (growFor(this.memory, floats, 'fusedAttention (wasm)', '; use a smaller batch')) this.f32 = new Float32Array(this.memory.buffer);
-    return this.f32;
+    this.k.close();
   }
 
   /**
-   * Run `call` for every head: with the worker (when the call is big enough) taking the second half of
-   * them with its own scratch (`scratch(1)`), this thread the first half with `scratch(0)`.
+   * Run `fn` for every head: with the worker (when the call is big enough) taking the second half of
+   * them with its own scratch (`thread` 1), this thread the first half (`thread` 0).
    */
-  private heads(fn: 0 | 1, B: number, H: number, macs: number, args: (b: number, h: number, thread: 0 | 1) => number[]): void {
+  private heads(fn: 'forward' | 'backward', B: number, H: number, macs: number, args: (b: number, h: number, thread: 0 | 1) => number[]): void {
     const n = B * H;
-    const worker = n >= 2 && macs >= ATTENTION_WORKER_MIN_MACS ? this.worker.get() : null;
+    const worker = this.k.worker(n >= 2 && macs >= ATTENTION_WORKER_MIN_MACS);
     const half = worker ? Math.max(n >> 1, n - MAX_JOBS) : n;
-    if (worker) {
-      const jobs: number[][] = [];
-      for (let j = half; j < n; j++) jobs.push([fn, ...args(Math.floor(j / H), j % H, 1)]);
-      worker.start(jobs);
-    }
-    const call = fn === 0 ? this.fwd : this.bwd;
-    try {
-      for (let j = 0; j < half; j++) call(...args(Math.floor(j / H), j % H, 0));
-    } finally {
-      worker?.wait();
-    }
+    const jobs: number[][] = [];
+    if (worker) for (let j = half; j < n; j++) jobs.push(this.k.job(fn, args(Math.floor(j / H), j % H, 1)));
+    this.k.alongside(worker, jobs, () => {
+      for (let j = 0; j < half; j++) this.k.fn[fn](...args(Math.floor(j / H), j % H, 0));
+    });
   }
 
   /** attnForward's output [y | lse] (see ops/attention.ts) for D and Dv multiples of 4. */
   forward(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, B: number, Tq: number, Tk: number, H: number, D: number, Dv: number, offset: number, scale: number): Float32Array {
     const Tk4 = Math.ceil(Tk / 4) * 4;
     const lay = layout({ q: B * Tq * H * D, k: B * Tk * H * D, v: B * Tk * H * Dv, y: B * Tq * H * Dv, st: B * Tq * H * 2, kt: 2 * D * Tk4, s: 2 * Tk4 });
-    const m = this.ensure(lay.total);
+    const m = this.k.ensure(lay.total);
     m.set(q as Float32Array, lay.q);
     m.set(k as Float32Array, lay.k);
     m.set(v as Float32Array, lay.v);
-    this.heads(0, B, H, B * H * Tq * Tk * (D + Dv), (b, h, t) => {
+    this.heads('forward', B, H, B * H * Tq * Tk * (D + Dv), (b, h, t) => {
       const qRow = (b * Tq * H + h) * 4;
       const kRow = (b * Tk * H + h) * 4;
       return [
@@ -325,14 +298,14 @@ export class WasmAttention {
     const nv = B * Tk * H * Dv;
     const rows = B * Tq * H;
     const lay = layout({ q: nq, k: nk, v: nv, g: B * Tq * H * Dv, lse: rows, del: rows, dq: nq, dk: nk, dv: nv, kt: 2 * D * Tk4, vt: 2 * Dv * Tk4, p: 2 * Tk4, ds: 2 * Tk4 });
-    const m = this.ensure(lay.total);
+    const m = this.k.ensure(lay.total);
     m.set(q as Float32Array, lay.q);
     m.set(k as Float32Array, lay.k);
     m.set(v as Float32Array, lay.v);
     m.set(g as Float32Array, lay.g);
     m.set(lse as Float32Array, lay.lse);
     m.set(delta as Float32Array, lay.del);
-    this.heads(1, B, H, B * H * Tq * Tk * (2 * D + 3 * Dv), (b, h, t) => {
+    this.heads('backward', B, H, B * H * Tq * Tk * (2 * D + 3 * Dv), (b, h, t) => {
       const qRow = (b * Tq * H + h) * 4;
       const kRow = (b * Tk * H + h) * 4;
       return [
@@ -342,9 +315,7 @@ export class WasmAttention {
         (lay.kt + t * D * Tk4) * 4, (lay.vt + t * Dv * Tk4) * 4, (lay.p + t * Tk4) * 4, (lay.ds + t * Tk4) * 4, Tk4,
       ];
     });
-    const out = outputArray(nq + nk + nv);
-    out.set(m.subarray(lay.dq, lay.dq + nq + nk + nv)); // dq, dk, dv sit one after another
-    return out;
+    return this.k.copyOut(lay.dq, nq + nk + nv); // dq, dk, dv sit one after another
   }
 }
 

@@ -32,8 +32,8 @@
  * `setGemmWorker(false)` turns all three workers off.
  */
 import { outputArray } from '../../../pool.js';
-import { FuncBuilder, growFor, moduleBytes, OP, SIMD } from './builder.js';
-import { canShare, setWorkers, WasmWorker, WorkerSlot } from './worker.js';
+import { FuncBuilder, OP, SIMD } from './builder.js';
+import { KernelModule, setWorkers } from './worker.js';
 
 const UNROLL = 4;
 /** Rows packed together from a transposed (strided) A. */
@@ -202,9 +202,6 @@ interface Region {
  * full-vocabulary head (512 x 128 x 13,189 = 864M) split this way ran its three products 1.5-1.7x faster.
  */
 export const GEMM_WORKER_MIN_MACS = 2 ** 20;
-/** A shared memory needs a maximum; 4 GiB, WebAssembly's 32-bit limit (only address space is reserved). */
-const SHARED_MAX_PAGES = 65536;
-
 let minMacs = GEMM_WORKER_MIN_MACS;
 
 /**
@@ -223,55 +220,28 @@ export function setGemmWorker(on: boolean, opts: { minMacs?: number } = {}): boo
 
 /** One instance of the micro-kernel with its own memory (shared with its worker thread when it has one). */
 export class WasmGemm {
-  private readonly memory: WebAssembly.Memory;
-  private f32: Float32Array;
-  private readonly gemm: (A: number, B: number, C: number, MB: number, NP: number, Kp: number, lda: number, bias: number) => void;
-  private readonly gemmP: WasmGemm['gemm'];
-  private readonly packAT: (src: number, dst: number, MB: number, K: number, Kp: number, rowBytes: number) => void;
-  private readonly packBW: WasmGemm['packAT'];
-  private readonly module: WebAssembly.Module;
-  private readonly worker: WorkerSlot;
+  private readonly k: KernelModule;
 
   constructor(opts: { shared?: boolean } = {}) {
-    const shared = opts.shared ?? canShare();
-    this.memory = shared ? new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true }) : new WebAssembly.Memory({ initial: 1 });
-    this.f32 = new Float32Array(this.memory.buffer);
     const fns = [
       { name: 'gemm', fn: gemmFunction() }, { name: 'gemmP', fn: gemmFunction(true) },
       { name: 'packAT', fn: packPanelsFunction(4) }, { name: 'packB', fn: packPanelsFunction(8) },
     ];
-    this.module = new WebAssembly.Module(moduleBytes(fns, shared ? { sharedMaxPages: SHARED_MAX_PAGES } : true));
-    const ex = new WebAssembly.Instance(this.module, { env: { memory: this.memory } }).exports;
-    this.gemm = ex.gemm as WasmGemm['gemm'];
-    this.gemmP = ex.gemmP as WasmGemm['gemm'];
-    this.packAT = ex.packAT as WasmGemm['packAT'];
-    this.packBW = ex.packB as WasmGemm['packAT'];
-    const sigs = [{ name: 'gemm', arity: 8, floats: [] }, { name: 'gemmP', arity: 8, floats: [] }];
-    const make = () => new WasmWorker(this.module, this.memory, sigs, 'matmul (wasm)');
-    this.worker = new WorkerSlot(shared ? make : null, 'matmul');
+    this.k = new KernelModule(fns, { what: 'matmul (wasm)', label: 'matmul', growHint: '; use smaller matrices or a batch loop' }, opts);
   }
 
-  /** The worker for a product of `macs` multiply-adds, or null to run it on this thread alone. */
-  private workerFor(macs: number, rowBlocks: number): WasmWorker | null {
-    return macs < minMacs || rowBlocks < 2 ? null : this.worker.get();
+  private get f32(): Float32Array {
+    return this.k.f32;
   }
 
-  /**
-   * Start the worker thread now and wait until it is ready (otherwise it starts with the first big product,
-   * which runs on one thread while the worker boots). False where there is no worker (one core, a browser,
-   * or `setGemmWorker(false)`).
-   */
+  /** See KernelModule.startWorker. */
   startWorker(timeoutMs = 10_000): Promise<boolean> {
-    return this.worker.start(timeoutMs);
+    return this.k.startWorker(timeoutMs);
   }
 
   /** Stop the worker thread, if one was started (it also ends with the process). */
   close(): void {
-    this.worker.close();
-  }
-
-  private ensure(floats: number): void {
-    if (growFor(this.memory, floats, 'matmul (wasm)', '; use smaller matrices or a batch loop')) this.f32 = new Float32Array(this.memory.buffer);
+    this.k.close();
   }
 
   /**
@@ -304,7 +274,7 @@ export class WasmGemm {
     const stageB = stage + (panels ? K * M + 4 : 0);
     // the bias row (zeros for a plain product) first, at byte 0 (gemm's last argument), then each
     // product's A, B and C, then the staged sources of A (panels) and B (denseB)
-    this.ensure(stageB + (denseB ? K * N + 8 : 0));
+    this.k.ensure(stageB + (denseB ? K * N + 8 : 0));
     const m0 = this.f32;
     if (bias) {
       for (let j = 0; j < N; j++) m0[j] = bias[j];
@@ -317,29 +287,23 @@ export class WasmGemm {
         const src0 = r.bat * a.sb;
         this.f32.set(a.data.subarray(src0, src0 + K * M), stage);
         this.f32.fill(0, stage + K * M, stage + K * M + 4);
-        this.packAT(stage * 4, r.aOff * 4, MB, K, Kp, M * 4);
+        this.k.fn.packAT(stage * 4, r.aOff * 4, MB, K, Kp, M * 4);
       } else this.packA(a, r, M, K, lda, Mp);
       if (denseB) {
         const src0 = r.bat * b.sb;
         this.f32.set(b.data.subarray(src0, src0 + K * N), stageB);
         this.f32.fill(0, stageB + K * N, stageB + K * N + 8);
-        this.packBW(stageB * 4, r.bOff * 4, Np / 8, K, Kp, N * 4);
+        this.k.fn.packB(stageB * 4, r.bOff * 4, Np / 8, K, Kp, N * 4);
       } else this.packB(b, r, N, K, Kp, Np);
     }
-    const worker = this.workerFor(products[0].rows * N * K, MB);
-    // gemm (index 0) or gemmP (1); the bytes from one block of 4 rows of A to the next
-    const [fn, call, blockBytes] = panels ? [1, this.gemmP, Kp * 16] : [0, this.gemm, lda * 16];
+    // big products: the worker takes row blocks [half, MB), this thread [0, half)
+    const worker = this.k.worker(products[0].rows * N * K >= minMacs && MB >= 2);
+    const half = worker ? MB >> 1 : MB;
+    // gemm or gemmP; the bytes from one block of 4 rows of A to the next
+    const [fn, blockBytes] = panels ? ['gemmP', Kp * 16] : ['gemm', lda * 16];
     for (const r of regions) {
-      if (worker) {
-        // the worker takes row blocks [half, MB), this thread [0, half)
-        const half = MB >> 1;
-        worker.start([[fn, r.aOff * 4 + half * blockBytes, r.bOff * 4, (r.cOff + half * 4 * Np) * 4, MB - half, Np / 8, Kp, lda * 4, 0]]);
-        try {
-          call(r.aOff * 4, r.bOff * 4, r.cOff * 4, half, Np / 8, Kp, lda * 4, 0);
-        } finally {
-          worker.wait();
-        }
-      } else call(r.aOff * 4, r.bOff * 4, r.cOff * 4, MB, Np / 8, Kp, lda * 4, 0);
+      const jobs = worker ? [this.k.job(fn, [r.aOff * 4 + half * blockBytes, r.bOff * 4, (r.cOff + half * 4 * Np) * 4, MB - half, Np / 8, Kp, lda * 4, 0])] : [];
+      this.k.alongside(worker, jobs, () => this.k.fn[fn](r.aOff * 4, r.bOff * 4, r.cOff * 4, half, Np / 8, Kp, lda * 4, 0));
     }
     const m = this.f32;
     for (const r of regions) {

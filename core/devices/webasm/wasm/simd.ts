@@ -19,9 +19,8 @@
  * denormals (and up to overflow) come out right. x is clamped to [-104, 89], past which float32's exp is
  * 0 or Infinity anyway; NaN stays NaN (f32x4.min/max propagate it).
  */
-import { outputArray } from '../../../pool.js';
-import { Emit, FuncBuilder, growFor, moduleBytes, OP } from './builder.js';
-import { canShare, WasmWorker, WorkerSlot } from './worker.js';
+import { Emit, FuncBuilder, OP } from './builder.js';
+import { KernelModule } from './worker.js';
 
 
 // SIMD opcodes used here beyond the builder's shared table (WebAssembly SIMD spec numbering)
@@ -202,20 +201,10 @@ function geluBackwardFunction(): FuncBuilder {
   });
 }
 
-/** n floats of memory from a float offset into a kernel output (`slice` on WebAssembly memory is slow in V8). */
-function copyOut(m: Float32Array, from: number, n: number): Float32Array {
-  const out = outputArray(n);
-  out.set(m.subarray(from, from + n));
-  return out;
-}
-
 /** The first k values of a (no copy for typed arrays). */
 const head = (a: ArrayLike<number>, k: number): ArrayLike<number> =>
   a.length === k ? a : ArrayBuffer.isView(a) ? (a as Float32Array).subarray(0, k) : Array.from({ length: k }, (_, i) => a[i]);
 
-type RowFn = (X: number, S: number, O: number, rows: number, R: number) => void;
-type Map1 = (X: number, O: number, n4: number) => void;
-type Map2 = (X: number, Y: number, O: number, n4: number) => void;
 
 const F32_ADD = 0x92;
 const F32_MUL = 0x94;
@@ -316,8 +305,6 @@ function normBackwardFunction(): FuncBuilder {
   return f;
 }
 
-/** A shared memory needs a maximum; 4 GiB, WebAssembly's 32-bit limit (only address space is reserved). */
-const SHARED_MAX_PAGES = 65536;
 /**
  * Calls over at least this many floats hand the second half of their vectors (or rows) to the worker
  * thread (wasm/worker.ts): the same instructions on each value, so bitwise the same results. Measured per
@@ -326,58 +313,40 @@ const SHARED_MAX_PAGES = 65536;
  * 512 x 13,189 logits 14.9 -> 9.5 ms (copying in and out stays on this thread).
  */
 export const SIMD_WORKER_MIN_FLOATS = 2 ** 16;
-const FN_INDEX = { expShift: 0, gelu: 1, geluBackward: 2 } as const;
 
 /** The SIMD kernels with their own memory (one instance per process: `wasmSimd()`). */
 export class WasmSimd {
-  private readonly memory: WebAssembly.Memory;
-  private f32: Float32Array;
-  private readonly fns: { expShift: RowFn; gelu: Map1; geluBackward: Map2 };
-  private readonly worker: WorkerSlot;
-  private readonly norm: { forward: (...a: number[]) => void; backward: (...a: number[]) => void };
+  private readonly k: KernelModule;
 
   constructor(opts: { shared?: boolean } = {}) {
-    const shared = opts.shared ?? canShare();
-    this.memory = shared ? new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true }) : new WebAssembly.Memory({ initial: 1 });
-    this.f32 = new Float32Array(this.memory.buffer);
-    const mod = new WebAssembly.Module(moduleBytes([
+    const fns = [
       { name: 'expShift', fn: expShiftFunction() },
       { name: 'gelu', fn: geluFunction() },
       { name: 'geluBackward', fn: geluBackwardFunction() },
       { name: 'normForward', fn: normForwardFunction() },
       { name: 'normBackward', fn: normBackwardFunction() },
-    ], shared ? { sharedMaxPages: SHARED_MAX_PAGES } : true));
-    const ex = new WebAssembly.Instance(mod, { env: { memory: this.memory } }).exports;
-    this.fns = { expShift: ex.expShift as RowFn, gelu: ex.gelu as Map1, geluBackward: ex.geluBackward as Map2 };
-    this.norm = { forward: ex.normForward as (...a: number[]) => void, backward: ex.normBackward as (...a: number[]) => void };
-    const sigs = [{ name: 'expShift', arity: 5, floats: [] }, { name: 'gelu', arity: 3, floats: [] }, { name: 'geluBackward', arity: 4, floats: [] }];
-    this.worker = new WorkerSlot(shared ? () => new WasmWorker(mod, this.memory, sigs, 'SIMD kernels (wasm)') : null, 'the SIMD kernels');
+    ];
+    this.k = new KernelModule(fns, { what: 'SIMD kernels (wasm)', label: 'the SIMD kernels' }, opts);
   }
 
-  /** Start the worker thread now (see WasmGemm.startWorker); false where there is none. */
+  /** See KernelModule.startWorker. */
   startWorker(timeoutMs = 10_000): Promise<boolean> {
-    return this.worker.start(timeoutMs);
+    return this.k.startWorker(timeoutMs);
   }
 
   close(): void {
-    this.worker.close();
+    this.k.close();
   }
 
   /**
    * Run `fn` over `units` (vectors or rows): with the worker taking the second half when the call covers at
    * least SIMD_WORKER_MIN_FLOATS, by `args(from, count)` (byte pointers moved to unit `from`).
    */
-  private split(fn: keyof typeof FN_INDEX, units: number, floats: number, args: (from: number, count: number) => number[]): void {
-    const worker = units >= 2 && floats >= SIMD_WORKER_MIN_FLOATS ? this.worker.get() : null;
-    const call = this.fns[fn] as (...a: number[]) => void;
-    if (!worker) return call(...args(0, units));
-    const half = units >> 1;
-    worker.start([[FN_INDEX[fn], ...args(half, units - half)]]);
-    try {
-      call(...args(0, half));
-    } finally {
-      worker.wait();
-    }
+  private split(fn: 'expShift' | 'gelu' | 'geluBackward', units: number, floats: number, args: (from: number, count: number) => number[]): void {
+    const worker = this.k.worker(units >= 2 && floats >= SIMD_WORKER_MIN_FLOATS);
+    const half = worker ? units >> 1 : units;
+    const jobs = worker ? [this.k.job(fn, args(half, units - half))] : [];
+    this.k.alongside(worker, jobs, () => this.k.fn[fn](...args(0, half)));
   }
 
   /** GELU (tanh form) of x's first n values. */
@@ -398,12 +367,11 @@ export class WasmSimd {
     // X, then O, then S (float offsets; each a multiple of 4 floats so vectors stay 16-byte aligned)
     const oOff = Math.ceil(n / 4) * 4;
     const sOff = oOff * 2;
-    this.ensure(sOff + rows);
-    const m = this.f32;
+    const m = this.k.ensure(sOff + rows);
     m.set(head(x, n), 0);
     m.set(head(s, rows), sOff);
     this.split('expShift', rows, n, (r, count) => [r * R * 4, (sOff + r) * 4, (oOff + r * R) * 4, count, R]);
-    return copyOut(m, oOff, n);
+    return this.k.copyOut(oOff, n);
   }
 
   /**
@@ -414,12 +382,12 @@ export class WasmSimd {
     if (R % 4 !== 0) throw new Error(`normForward (wasm): rows need a multiple of 4 floats, got ${R}`);
     const n = rows * R;
     const lay = { x: 0, w: n, b: n + R, y: n + 2 * R, st: 2 * n + 2 * R }; // y and st adjoin: one copy out
-    const m = this.ensure4(lay.st + 2 * rows);
+    const m = this.k.ensure(lay.st + 2 * rows);
     m.set(head(x, n), lay.x);
     m.set(head(w, R), lay.w);
     m.set(head(b, R), lay.b);
-    this.norm.forward(lay.x * 4, lay.w * 4, lay.b * 4, lay.y * 4, lay.st * 4, rows, R / 4, c, eps, 1 / R);
-    return copyOut(m, lay.y, n + 2 * rows);
+    this.k.fn.normForward(lay.x * 4, lay.w * 4, lay.b * 4, lay.y * 4, lay.st * 4, rows, R / 4, c, eps, 1 / R);
+    return this.k.copyOut(lay.y, n + 2 * rows);
   }
 
   /** ops/norm.ts's `normBackward` kernel: [dx | dw | db] (R a multiple of 4). */
@@ -428,26 +396,20 @@ export class WasmSimd {
     const n = rows * R;
     const st4 = Math.ceil((2 * rows) / 4) * 4;
     const lay = { g: 0, x: n, st: 2 * n, w: 2 * n + st4, dx: 2 * n + st4 + R }; // dx, dw, db adjoin
-    const m = this.ensure4(lay.dx + n + 2 * R);
+    const m = this.k.ensure(lay.dx + n + 2 * R);
     m.set(head(g, n), lay.g);
     m.set(head(x, n), lay.x);
     m.set(head(stats, 2 * rows), lay.st);
     m.set(head(w, R), lay.w);
-    this.norm.backward(lay.g * 4, lay.x * 4, lay.st * 4, lay.w * 4, lay.dx * 4, (lay.dx + n) * 4, (lay.dx + n + R) * 4, rows, R / 4, c, 1 / R);
-    return copyOut(m, lay.dx, n + 2 * R);
-  }
-
-  private ensure4(floats: number): Float32Array {
-    this.ensure(floats);
-    return this.f32;
+    this.k.fn.normBackward(lay.g * 4, lay.x * 4, lay.st * 4, lay.w * 4, lay.dx * 4, (lay.dx + n) * 4, (lay.dx + n + R) * 4, rows, R / 4, c, 1 / R);
+    return this.k.copyOut(lay.dx, n + 2 * R);
   }
 
   /** An element-wise function of the first n values of each input: inputs, then the output, each padded to 4. */
   private map(fn: 'gelu' | 'geluBackward', inputs: ArrayLike<number>[], n: number): Float32Array {
     if (inputs.some((a) => a.length < n)) throw new Error(`${fn} (wasm): needs ${n} values per input, got ${inputs.map((a) => a.length).join(', ')}`);
     const n4 = Math.ceil(n / 4) * 4;
-    this.ensure((inputs.length + 1) * n4);
-    const m = this.f32;
+    const m = this.k.ensure((inputs.length + 1) * n4);
     inputs.forEach((a, i) => {
       m.set(head(a, n), i * n4);
       m.fill(0, i * n4 + n, (i + 1) * n4);
@@ -456,11 +418,7 @@ export class WasmSimd {
     // vector v of every array is at byte 16 v past the array's start
     if (fn === 'gelu') this.split('gelu', n4 / 4, n, (v, count) => [v * 16, out * 4 + v * 16, count]);
     else this.split('geluBackward', n4 / 4, n, (v, count) => [v * 16, n4 * 4 + v * 16, out * 4 + v * 16, count]);
-    return copyOut(m, out, n);
-  }
-
-  private ensure(floats: number): void {
-    if (growFor(this.memory, floats, 'SIMD kernels (wasm)')) this.f32 = new Float32Array(this.memory.buffer);
+    return this.k.copyOut(out, n);
   }
 }
 

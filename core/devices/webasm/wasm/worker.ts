@@ -15,6 +15,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { environmentVariable, notice } from '../../../environment.js';
+import { outputArray } from '../../../pool.js';
+import { type FuncBuilder, growFor, moduleBytes } from './builder.js';
 
 /** Ints per job: the function's index and up to SLOTS - 1 arguments. */
 const SLOTS = 32;
@@ -207,5 +209,87 @@ export class WorkerSlot {
   close(): void {
     this.worker?.stop();
     this.worker = null;
+  }
+}
+
+/** A shared memory needs a maximum; 4 GiB, WebAssembly's 32-bit limit (only address space is reserved). */
+const SHARED_MAX_PAGES = 65536;
+
+/**
+ * A generated WebAssembly module of kernel functions over its own memory, shared with a worker thread
+ * where the runtime allows (`canShare`): what the gemm, the fused attention and the SIMD kernels are built
+ * on. The worker may call any exported function (`job`); each function's argument types come from its
+ * FuncBuilder.
+ */
+export class KernelModule {
+  readonly memory: WebAssembly.Memory;
+  /** A view of the memory, renewed by `ensure` when the memory grows. */
+  f32: Float32Array;
+  /** The exported functions by name. */
+  readonly fn: Record<string, (...args: number[]) => void>;
+  private readonly index = new Map<string, number>();
+  private readonly slot: WorkerSlot;
+
+  /**
+   * `names.what` names the kernels in errors ('matmul (wasm)'), `names.label` in the one-thread notice
+   * ('matmul'), `names.growHint` ends the error when the memory cannot grow.
+   */
+  constructor(fns: { name: string; fn: FuncBuilder }[], private readonly names: { what: string; label: string; growHint?: string }, opts: { shared?: boolean } = {}) {
+    const shared = opts.shared ?? canShare();
+    this.memory = shared ? new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true }) : new WebAssembly.Memory({ initial: 1 });
+    this.f32 = new Float32Array(this.memory.buffer);
+    const mod = new WebAssembly.Module(moduleBytes(fns, shared ? { sharedMaxPages: SHARED_MAX_PAGES } : true));
+    this.fn = new WebAssembly.Instance(mod, { env: { memory: this.memory } }).exports as KernelModule['fn'];
+    fns.forEach(({ name }, i) => this.index.set(name, i));
+    const sigs: WorkerFn[] = fns.map(({ name, fn }) => ({ name, arity: fn.params.length, floats: fn.params.flatMap((t, i) => (t === 'f32' ? [i] : [])) }));
+    this.slot = new WorkerSlot(shared ? () => new WasmWorker(mod, this.memory, sigs, names.what) : null, names.label);
+  }
+
+  /** The memory grown to hold `floats` values; returns the (renewed) view. */
+  ensure(floats: number): Float32Array {
+    if (growFor(this.memory, floats, this.names.what, this.names.growHint)) this.f32 = new Float32Array(this.memory.buffer);
+    return this.f32;
+  }
+
+  /** n floats of memory from a float offset, copied into a kernel output (`slice` on WebAssembly memory is slow in V8). */
+  copyOut(from: number, n: number): Float32Array {
+    const out = outputArray(n);
+    out.set(this.f32.subarray(from, from + n));
+    return out;
+  }
+
+  /** The worker thread when `wanted` (the call is big enough to split) and it is ready; else null. */
+  worker(wanted: boolean): WasmWorker | null {
+    return wanted ? this.slot.get() : null;
+  }
+
+  /** A job for the worker: exported function `name` with these arguments. */
+  job(name: string, args: number[]): number[] {
+    return [this.index.get(name)!, ...args];
+  }
+
+  /** Run `jobs` on `worker` while `here` runs on this thread; return when both are done (no worker: just `here`). */
+  alongside(worker: WasmWorker | null, jobs: number[][], here: () => void): void {
+    if (!worker) return here();
+    worker.start(jobs);
+    try {
+      here();
+    } finally {
+      worker.wait();
+    }
+  }
+
+  /**
+   * Start the worker thread now and wait until it is ready (otherwise it starts with the first big call,
+   * which runs on one thread while the worker boots). False where there is no worker (one core, a browser,
+   * or `setGemmWorker(false)`).
+   */
+  startWorker(timeoutMs = 10_000): Promise<boolean> {
+    return this.slot.start(timeoutMs);
+  }
+
+  /** Stop the worker thread, if one was started (it also ends with the process). */
+  close(): void {
+    this.slot.close();
   }
 }
