@@ -27,7 +27,8 @@ import { noGrad } from '../core/autograd.js';
 import type { Data } from '../core/device.js';
 import { kernel, type KernelThis } from '../core/kernel.js';
 import { shapeStr } from '../core/shape.js';
-import { outputArray, releaseArray, splitArray, wrapperCount } from '../core/pool.js';
+import { outputArray, releaseArray, wrapperCount } from '../core/pool.js';
+import { splitData } from '../ops/common.js';
 import { runKernel, Tensor } from '../core/tensor.js';
 
 export type NamedParams = [string, Tensor][];
@@ -277,7 +278,7 @@ export class AdamW extends Optimizer {
     const out = runKernel(dev, adamFlatKernel, 3 * N, [...args, N, b1, b2, this.lr / bc1, Math.sqrt(bc2), this.eps]);
     // parameters, then first and second moments: views of the output (pool-aware: core/pool.ts)
     const all = [...sizes, ...sizes, ...sizes];
-    const views: (Data | Promise<Data>)[] = out instanceof Promise ? all.map((n, i) => viewData(out, all.slice(0, i).reduce((a, b) => a + b, 0), n)) : splitArray(out as Float32Array, all);
+    const views = splitData(out, all);
     es.forEach((e, i) => {
       e.p._data = views[i];
       slots[i].expAvg = new Tensor(views[es.length + i], e.p.shape, dev);

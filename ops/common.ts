@@ -75,20 +75,26 @@ export function after(check: void | Promise<void>, run: () => Data | Promise<Dat
 }
 
 /**
- * Consecutive parts of one kernel's flat output as tensors of the given shapes (views: no copy), for
- * kernels that compute several results in one call (fusedAttention, the norms).
+ * Consecutive parts of one kernel's flat output, of the given sizes (views: no copy; pool-aware, so the
+ * output goes back to the pool with its last part: core/pool.ts `splitArray`). Pending data gives pending
+ * parts.
  */
-export function splitOutput(data: Data | Promise<Data>, shapes: Shape[], dev: Device): Tensor[] {
-  const sizes = shapes.map((s) => numel(s));
+export function splitData(data: Data | Promise<Data>, sizes: number[]): (Data | Promise<Data>)[] {
   const views = (d: Data): Data[] => {
-    if (d instanceof Float32Array) return splitArray(d, sizes); // pool-aware views (core/pool.ts)
+    if (d instanceof Float32Array) return splitArray(d, sizes);
     let at = 0;
     return sizes.map((n) => d.subarray(at, (at += n)) as Data);
   };
-  if (data instanceof Promise) {
-    const all = data.then(views);
-    return shapes.map((s, i) => new Tensor(all.then((v) => v[i]), s, dev));
-  }
-  const vs = views(data);
-  return shapes.map((s, i) => new Tensor(vs[i], s, dev));
+  if (!(data instanceof Promise)) return views(data);
+  const all = data.then(views);
+  return sizes.map((_, i) => all.then((v) => v[i]));
+}
+
+/**
+ * Consecutive parts of one kernel's flat output as tensors of the given shapes (`splitData`), for kernels
+ * that compute several results in one call (fusedAttention, the norms).
+ */
+export function splitOutput(data: Data | Promise<Data>, shapes: Shape[], dev: Device): Tensor[] {
+  const parts = splitData(data, shapes.map((s) => numel(s)));
+  return shapes.map((s, i) => new Tensor(parts[i], s, dev));
 }
