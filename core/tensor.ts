@@ -239,8 +239,7 @@ export class Tensor {
   to(name: string): Tensor {
     const dev = deviceByName(name);
     if (dev === this.device) return this;
-    const data = this._data instanceof Promise ? this._data.then((d) => dev.fromValues(d)) : dev.fromValues(this._data);
-    return new Tensor(data, this.shape, dev, this.dtype);
+    return new Tensor(copyValues(this, dev), this.shape, dev, this.dtype);
   }
   /** Run a kernel on this tensor's device with tensors or scalars as arguments (the op layer's tool). */
   run(spec: KernelSpec, n: number, args: (Tensor | KernelArg)[]): Data | Promise<Data> {
@@ -318,6 +317,12 @@ export function runKernel(dev: Device, spec: KernelSpec, n: number, args: (Tenso
   const vals = args.map((a) => (a instanceof Tensor ? a._data : a));
   if (vals.some((v) => v instanceof Promise)) return Promise.all(vals).then((vs) => runResolved(dev, spec, n, vs));
   return runResolved(dev, spec, n, vals as KernelArg[]);
+}
+
+/** A copy of t's values on `dev` (its own array; pending values are copied when they arrive). */
+export function copyValues(t: Tensor, dev: Device = t.device): Data | Promise<Data> {
+  const d = t._data;
+  return d instanceof Promise ? d.then((x) => dev.fromValues(x)) : dev.fromValues(d);
 }
 
 /** Apply a host-side function to a tensor's values, now if they are ready, else when they arrive. */

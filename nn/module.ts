@@ -15,7 +15,7 @@
  * new Affine().namedParameters(); // [['w', Tensor([3])]]
  */
 import { shapeStr } from '../core/shape.js';
-import { Tensor } from '../core/tensor.js';
+import { copyValues, Tensor } from '../core/tensor.js';
 
 /** What `loadStateDict` did not find or did not use (only non-strict loads return non-empty lists). */
 export interface LoadResult {
@@ -163,16 +163,10 @@ export class Module {
     }
     for (const [k, t] of own) {
       const src = given(k);
-      if (src) t._data = copyTo(src, t);
+      if (src) t._data = copyValues(src, t.device); // a copy: the caller's tensor never aliases a parameter
     }
     return { missingKeys, unexpectedKeys };
   }
-}
-
-/** A fresh copy of src's values on dst's device (a copy, so the caller's tensor never aliases a parameter). */
-function copyTo(src: Tensor, dst: Tensor): Tensor['_data'] {
-  const dev = dst.device;
-  return src._data instanceof Promise ? src._data.then((d) => dev.fromValues(d)) : dev.fromValues(src._data);
 }
 
 /**

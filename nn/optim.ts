@@ -29,7 +29,7 @@ import { kernel, type KernelThis } from '../core/kernel.js';
 import { shapeStr } from '../core/shape.js';
 import { outputArray, releaseArray, wrapperCount } from '../core/pool.js';
 import { splitData } from '../ops/common.js';
-import { runKernel, Tensor } from '../core/tensor.js';
+import { copyValues, runKernel, Tensor } from '../core/tensor.js';
 
 export type NamedParams = [string, Tensor][];
 /** A set of parameters with its own weight decay (e.g. none for biases and norms). */
@@ -125,7 +125,7 @@ export abstract class Optimizer {
     for (const [key, st] of this.state) {
       paramSteps[key] = st.step;
       // copies: the moments are views of a buffer the next step reuses (flat AdamW, core/pool.ts)
-      for (const [slot, t] of Object.entries(st.slots)) tensors[`${key}.${slot}`] = copyTensor(t);
+      for (const [slot, t] of Object.entries(st.slots)) tensors[`${key}.${slot}`] = new Tensor(copyValues(t), t.shape, t.device);
     }
     return { step: this.stepCount, lr: this.lr, paramSteps, tensors };
   }
@@ -146,9 +146,7 @@ export abstract class Optimizer {
       if (t.shape.length !== e.p.shape.length || t.shape.some((d, i) => d !== e.p.shape[i])) {
         throw new Error(`${this.name}.loadStateDict: '${name}' has shape ${shapeStr(t.shape)}, parameter '${key}' has ${shapeStr(e.p.shape)}`);
       }
-      const dev = e.p.device;
-      const data = t._data instanceof Promise ? t._data.then((d) => dev.fromValues(d)) : dev.fromValues(t._data);
-      st.slots[name.slice(dot + 1)] = new Tensor(data, t.shape, dev);
+      st.slots[name.slice(dot + 1)] = new Tensor(copyValues(t, e.p.device), t.shape, e.p.device);
     }
     this.state.clear();
     for (const [k, v] of state) this.state.set(k, v);
@@ -382,13 +380,6 @@ export function clipGradNorm(params: Tensor[] | NamedParams, maxNorm: number): T
     }
     return total;
   });
-}
-
-/** A copy of t (its own array), for state handed out by stateDict. */
-function copyTensor(t: Tensor): Tensor {
-  const d = t._data;
-  const copy = (x: Data) => t.device.fromValues(x);
-  return new Tensor(d instanceof Promise ? d.then(copy) : copy(d), t.shape, t.device);
 }
 
 /** n values of `d` from `from` on, as a view (no copy); waits for pending data. */
