@@ -19,10 +19,14 @@ import { Generator, globalGenerator } from '../core/rng.js';
 import { shapeStr } from '../core/shape.js';
 import { Tensor } from '../core/tensor.js';
 import { cat, causalSoftmax, dropout, fusedAttention, matmul } from '../ops/index.js';
+import { mergeHeads, splitHeads } from '../ops/attention.js';
 import { Linear } from './linear.js';
 import { ConstantCache } from './constants.js';
 import { Module } from './module.js';
 import { applyRope, applyRopeHeads } from './rope.js';
+
+// the head split and merge live beside fusedAttention, whose composed backward uses them too
+export { mergeHeads, splitHeads };
 
 /** What a factory gets to build one layer's attention. */
 export interface AttentionConfig {
@@ -70,19 +74,6 @@ export class KVCache {
   reset(): void {
     this.k = this.v = null;
   }
-}
-
-/** [B, T, H * d_k] -> [B, H, T, d_k]. */
-export function splitHeads(x: Tensor, nHeads: number): Tensor {
-  const [B, T, D] = x.shape;
-  if (x.ndim !== 3 || D % nHeads !== 0) throw new Error(`splitHeads: need [B, T, d] with d divisible by ${nHeads} heads, got ${shapeStr(x.shape)}`);
-  return x.reshape([B, T, nHeads, D / nHeads]).permute([0, 2, 1, 3]);
-}
-
-/** [B, H, T, d_k] -> [B, T, H * d_k]. */
-export function mergeHeads(x: Tensor): Tensor {
-  const [B, H, T, dk] = x.shape;
-  return x.permute([0, 2, 1, 3]).reshape([B, T, H * dk]);
 }
 
 const masks = new ConstantCache();

@@ -198,15 +198,24 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, opts: FusedAtten
   );
 }
 
-/** [B, T, H * D] -> [B, H, T, D] and back. */
-const split = (x: Tensor, H: number) => x.reshape([x.shape[0], x.shape[1], H, x.shape[2] / H]).permute([0, 2, 1, 3]);
-const merge = (x: Tensor) => x.permute([0, 2, 1, 3]).reshape([x.shape[0], x.shape[2], x.shape[1] * x.shape[3]]);
+/** [B, T, H * D] -> [B, H, T, D] (the heads as a batch dim; nn/attention.ts re-exports it). */
+export function splitHeads(x: Tensor, nHeads: number): Tensor {
+  const [B, T, D] = x.shape;
+  if (x.ndim !== 3 || D % nHeads !== 0) throw new Error(`splitHeads: need [B, T, d] with d divisible by ${nHeads} heads, got ${shapeStr(x.shape)}`);
+  return x.reshape([B, T, nHeads, D / nHeads]).permute([0, 2, 1, 3]);
+}
+
+/** [B, H, T, D] -> [B, T, H * D]. */
+export function mergeHeads(x: Tensor): Tensor {
+  const [B, H, T, dk] = x.shape;
+  return x.permute([0, 2, 1, 3]).reshape([B, T, H * dk]);
+}
 
 /** The backward rule with ops (differentiable again), recomputing p from q and k. */
 function composedBackward(g: Tensor, q: Tensor, k: Tensor, v: Tensor, H: number, offset: number, scale: number): Tensor[] {
-  const [qh, kh, vh, gh] = [split(q, H), split(k, H), split(v, H), split(g, H)];
+  const [qh, kh, vh, gh] = [splitHeads(q, H), splitHeads(k, H), splitHeads(v, H), splitHeads(g, H)];
   const p = causalSoftmax(matmul(qh, kh, { transB: true }).mul(scale), offset); // [B, H, Tq, Tk]
   const dp = matmul(gh, vh, { transB: true });
   const ds = p.mul(dp.sub(dp.mul(p).sum(-1, true))).mul(scale);
-  return [merge(matmul(ds, kh)), merge(matmul(ds, qh, { transA: true })), merge(matmul(p, gh, { transA: true }))];
+  return [mergeHeads(matmul(ds, kh)), mergeHeads(matmul(ds, qh, { transA: true })), mergeHeads(matmul(p, gh, { transA: true }))];
 }
