@@ -7,11 +7,11 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { destroyDevices, device, fusedAttention, Generator, getDevice, noGrad, setDevice, setGemmWorker, startProfile, stopProfile, tensor, type Tensor } from '../core/index.js';
+import { destroyDevices, device, fusedAttention, Generator, getDevice, noGrad, setDevice, setGemmWorker, tensor, type Tensor } from '../core/index.js';
 import { setKernelOverride } from '../core/devices/overrides.js';
 import { ATTENTION_WORKER_MIN_MACS, WasmAttention } from '../core/devices/webasm/wasm/attention.js';
 import { CausalSelfAttention, causalAttention, mergeHeads, splitHeads } from '../nn/attention.js';
-import { expectClose, startWorkerFor } from './helpers.js';
+import { expectClose, kernelsOf, startWorkerFor } from './helpers.js';
 
 afterAll(() => destroyDevices());
 
@@ -26,14 +26,7 @@ async function run(dev: string, c: Case, f: (q: Tensor, k: Tensor, v: Tensor) =>
   const q = tensor(c.q, [c.B, c.Tq, c.H * c.D], { device: d, requiresGrad: true });
   const k = tensor(c.k, [c.B, c.Tk, c.H * c.D], { device: d, requiresGrad: true });
   const v = tensor(c.v, [c.B, c.Tk, c.H * c.Dv], { device: d, requiresGrad: true });
-  startProfile();
-  let kernels: string[];
-  try {
-    const y = f(q, k, v);
-    y.mul(tensor(c.w, y.shape, { device: d })).sum().backward();
-  } finally {
-    kernels = stopProfile().map((r) => r.kernel);
-  }
+  const kernels = await kernelsOf(() => f(q, k, v).mul(tensor(c.w, [c.B, c.Tq, c.H * c.Dv], { device: d })).sum().backward());
   const y = f(q, k, v);
   return { y: await y.toArray(), dq: await q.grad!.toArray(), dk: await k.grad!.toArray(), dv: await v.grad!.toArray(), kernels };
 }
@@ -165,14 +158,8 @@ describe('CausalSelfAttention picks fusedAttention where it is fast', () => {
     const attn = new CausalSelfAttention({ dModel: 16, nHeads: 2, positions: 'learned', fused, generator: new Generator(1) });
     setDevice(prev.name, 'back');
     const x = tensor(Array.from({ length: 2 * 5 * 16 }, (_, i) => Math.sin(i)), [2, 5, 16], { device: device(dev) });
-    let kernels: string[] = [];
-    startProfile();
-    let y: Tensor;
-    try {
-      y = noGrad(() => attn.forward(x));
-    } finally {
-      kernels = stopProfile().map((r) => r.kernel);
-    }
+    let y!: Tensor;
+    const kernels = await kernelsOf(() => (y = noGrad(() => attn.forward(x))));
     return { kernels, y: await y.toArray() };
   }
 

@@ -1,3 +1,4 @@
+import { startProfile, stopProfile } from '../core/profile.js';
 import { availableParallelism } from 'node:os';
 /** Shared test helpers: build an op-table case on a device, and compare arrays with a tolerance. */
 import { device, tensor, type Tensor } from '../core/index.js';
@@ -41,4 +42,16 @@ export async function startWorkerFor(what: string, start: () => Promise<boolean>
   if (!threaded) console.warn(`${what} worker: not available here (one core?), the split is not exercised`);
   if (!threaded && availableParallelism() >= 2) throw new Error(`${what}: the worker thread did not start on a ${availableParallelism()}-core machine`);
   return threaded;
+}
+
+/** Which kernels ran (profiler rows, core/profile.ts) while `fn` did; errors from `fn` propagate. */
+export async function kernelsOf(fn: () => unknown): Promise<string[]> {
+  startProfile();
+  let rows: { kernel: string }[] = [];
+  try {
+    await fn();
+  } finally {
+    rows = stopProfile();
+  }
+  return rows.map((r) => r.kernel);
 }

@@ -6,9 +6,9 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { destroyDevices, device, Generator, layerNorm, rmsNorm, startProfile, stopProfile, tensor } from '../core/index.js';
+import { destroyDevices, device, Generator, layerNorm, rmsNorm, tensor, type Tensor } from '../core/index.js';
 import { setKernelOverride } from '../core/devices/overrides.js';
-import { expectClose } from './helpers.js';
+import { expectClose, kernelsOf } from './helpers.js';
 
 afterAll(() => destroyDevices());
 
@@ -19,14 +19,11 @@ async function run(dev: string, kind: 'layerNorm' | 'rmsNorm', shape: number[], 
   const x = tensor(xs, shape, { device: d, requiresGrad: true });
   const w = ws && tensor(ws, [R], { device: d, requiresGrad: true });
   const b = bs && tensor(bs, [R], { device: d, requiresGrad: true });
-  let kernels: string[] = [];
-  startProfile();
-  const y = kind === 'layerNorm' ? layerNorm(x, w, b) : rmsNorm(x, w);
-  try {
+  let y!: Tensor;
+  const kernels = await kernelsOf(() => {
+    y = kind === 'layerNorm' ? layerNorm(x, w, b) : rmsNorm(x, w);
     y.mul(tensor(wOut, shape, { device: d })).sum().backward();
-  } finally {
-    kernels = stopProfile().map((r) => r.kernel);
-  }
+  });
   return {
     kernels,
     values: [await y.toArray(), await x.grad!.toArray(), ...(w ? [await w.grad!.toArray()] : []), ...(b ? [await b.grad!.toArray()] : [])],

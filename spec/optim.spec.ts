@@ -3,10 +3,10 @@
  * cosine schedule, and optimizer state dicts that resume a run exactly.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { Generator, noGrad, setDevice, startProfile, stopProfile, tensor, type Tensor } from '../core/index.js';
+import { Generator, noGrad, setDevice, tensor, type Tensor } from '../core/index.js';
 import { setKernelOverride } from '../core/devices/overrides.js';
 import * as nn from '../nn/index.js';
-import { expectClose } from './helpers.js';
+import { expectClose, kernelsOf } from './helpers.js';
 
 const leaf = (v: number[]): Tensor => tensor(v, [v.length], { requiresGrad: true });
 const setGrad = (p: Tensor, g: number[]): void => {
@@ -83,9 +83,7 @@ describe('AdamW', () => {
         if (opts.clipAt?.includes(t)) nn.clipGradNorm(ps, 2);
         if (t === opts.replaceAt) noGrad(() => ps[2].assign_(tensor(Array.from({ length: 64 }, () => g.normal()), [64])));
         opt.lr = 0.01 * (1 + t);
-        startProfile();
-        opt.step();
-        kernels.push(...stopProfile().map((r) => r.kernel));
+        kernels.push(...(await kernelsOf(() => opt.step())));
         opt.zeroGrad();
       }
       const st = opt.stateDict();

@@ -15,9 +15,8 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { causalSoftmax, crossEntropy, destroyDevices, device, gelu, Generator, indexAdd, setGemmWorker, softmax, tensor, type Tensor } from '../core/index.js';
 import { listOverrides, setKernelOverride } from '../core/devices/overrides.js';
-import { startProfile, stopProfile } from '../core/profile.js';
 import { SIMD_WORKER_MIN_FLOATS, wasmSimd, WasmSimd } from '../core/devices/webasm/wasm/simd.js';
-import { expectClose, startWorkerFor } from './helpers.js';
+import { expectClose, kernelsOf, startWorkerFor } from './helpers.js';
 
 afterAll(() => destroyDevices());
 
@@ -33,15 +32,6 @@ async function run(dev: string, x: number[], rows: number, R: number, targets: n
   return { p, loss: await loss.toArray(), grad: await logits.grad!.toArray() };
 }
 
-/** Which kernels ran while `fn` did (profiler rows). */
-async function kernelsOf(fn: () => Promise<unknown>): Promise<string[]> {
-  startProfile();
-  try {
-    await fn();
-  } finally {
-    return stopProfile().map((r) => r.kernel);
-  }
-}
 
 describe('row overrides on webasm and cpu agree with the float64 reference', () => {
   it('both are registered, on webasm by default, and name this file', () => {
