@@ -41,6 +41,10 @@ describe('norm overrides on webasm and cpu', () => {
           // far from 0 only with rows of 8 or more: with 2 values a row's true dx is 0 and what is computed is
           // float32 rounding of x (~30 ulp) times rstd, on every device and on the reference alike
           if (offset && R < 8) R += 8;
+          // nor layer norm's rows of 2: their exact dx is 0, and what is computed is the rounding of the
+          // float32 mean and rstd kept from the forward, times rstd (up to 1 / sqrt(eps) when the two
+          // values nearly agree): 1.8e-4 apart from the float64 reference in 1 of ~2,000 cases
+          if (kind === 'layerNorm' && R === 2) R = 3;
           const g = new Generator(seed);
           const xs = Array.from({ length: rows * R }, () => offset + g.normal());
           const ws = withW ? Array.from({ length: R }, () => 1 + 0.3 * g.normal()) : null;
